@@ -1,0 +1,367 @@
+/*
+ * shmlib.h - the C contract of libshm, shared memory for processes written in
+ * C, Python and Go.
+ *
+ * libshm creates, attaches, detaches and destroys shared memory segments of
+ * both kinds Linux offers:
+ *
+ *   - POSIX objects: files in /dev/shm, the very ones glibc's shm_open() and
+ *     Python's multiprocessing.shared_memory use;
+ *   - System V segments: shmget()/shmat()/shmdt()/shmctl(), the ones
+ *     `ipcs -m` lists.
+ *
+ * Every segment is named by a KEY, a short printable string that one process
+ * can hand to another on a command line, in a file or in the environment.
+ *
+ * ---------------------------------------------------------------------------
+ * THE LIFECYCLE
+ * ---------------------------------------------------------------------------
+ *
+ *   create   makes a new segment of a given size and gives its key back.
+ *            Nothing is mapped yet; the segment exists in the kernel on its
+ *            own, whether or not any process has it attached.
+ *   attach   maps a segment into this process and returns its address. Any
+ *            number of processes may attach the same segment, each at an
+ *            address of its own, and all of them see the same pages: a byte
+ *            written by one is seen by every other at once.
+ *   detach   ends ONE mapping in THIS process (by address, as shmdt() does).
+ *            The segment and its contents live on: other processes are not
+ *            affected, and anybody, this process included, can attach again.
+ *   destroy  removes the segment (by key). New attaches fail from then on
+ *            with SHMLIB_ENOENT. Processes that still have it attached keep
+ *            reading and writing it; the memory itself is freed by the kernel
+ *            when the last of them detaches or exits.
+ *
+ * Detach vs destroy, in one line: detach is "I am done with it", destroy is
+ * "everybody is done with it". Exiting, crashing or detaching never destroys
+ * a segment; only destroy (or a reboot) does. A program that creates
+ * segments must destroy them, or they stay in memory until the machine
+ * restarts (`python3 -m shmlib ls` and `ipcs -m` show what is left).
+ *
+ * ---------------------------------------------------------------------------
+ * KEYS
+ * ---------------------------------------------------------------------------
+ *
+ *   posix:/NAME       a POSIX object, the file /dev/shm/NAME. NAME is 1 to
+ *                     255 bytes, contains no '/' and no NUL, and is not "."
+ *                     or "..". The same rules as glibc's shm_open().
+ *   /NAME             shorthand for posix:/NAME (the form shm_open() takes).
+ *   sysv:key=K        a System V segment by its IPC key K, a nonzero 32-bit
+ *                     number written in hex (0x5a01c0de) or decimal.
+ *   sysv:id=N         a System V segment by its shmid N (decimal), the only
+ *                     handle of a segment created with IPC_PRIVATE.
+ *
+ * Only for shmlib_create(), where the library picks the name:
+ *
+ *   NULL, "" or "posix:"  a new POSIX object with a unique generated name.
+ *   "sysv:"               a new System V segment with a unique random key.
+ *   "sysv:private"        a new IPC_PRIVATE System V segment (key sysv:id=N).
+ *
+ * Keys the library returns are always canonical: "posix:/NAME",
+ * "sysv:key=0x%08x" or "sysv:id=N". A key never exceeds SHMLIB_KEY_MAX bytes
+ * including its terminating NUL, so a buffer of that size always suffices.
+ *
+ * ---------------------------------------------------------------------------
+ * ERRORS
+ * ---------------------------------------------------------------------------
+ *
+ * Functions return int: 0 on success (shmlib_create() may also return
+ * SHMLIB_OPENED, see there) or a negative SHMLIB_E* code. shmlib_strerror()
+ * turns a code into a short static description; shmlib_last_error() gives
+ * the full one-line message of the calling thread's last failure, which names
+ * the operation, the key and what went wrong, e.g.
+ *
+ *     attach posix:/frames: no such segment
+ *
+ * Output parameters are written only on success, unless a function says
+ * otherwise (shmlib_list, shmlib_last_error). Strings are returned in
+ * buffers owned by the caller, with their length, and are always
+ * NUL-terminated; a buffer that is too small gives SHMLIB_ERANGE.
+ *
+ * ---------------------------------------------------------------------------
+ * THREADS, FORK, SIGNALS
+ * ---------------------------------------------------------------------------
+ *
+ * Every function may be called from any number of threads at once. The
+ * library's table of live mappings is protected by a lock; the last-error
+ * message is kept per thread.
+ *
+ * libshm contains a Go runtime. A Go runtime cannot run in a child created
+ * by fork() without exec(), so in such a child every function except
+ * shmlib_strerror(), shmlib_last_error(), shmlib_version() and
+ * shmlib_version_string() returns SHMLIB_EFORKED without doing anything.
+ * Memory the parent had attached stays mapped in the child and can be read
+ * and written there as usual. Call exec() (posix_spawn, subprocess) and use
+ * the library in the new program; or do all libshm calls in the parent.
+ *
+ * The library never installs signal handlers of its own, never writes to
+ * stdout or stderr, and must never be unloaded (do not dlclose() it).
+ */
+#ifndef SHMLIB_H
+#define SHMLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define SHMLIB_VERSION_MAJOR 0
+#define SHMLIB_VERSION_MINOR 1
+#define SHMLIB_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0. */
+#define SHMLIB_VERSION_NUMBER \
+    (SHMLIB_VERSION_MAJOR * 10000 + SHMLIB_VERSION_MINOR * 100 + SHMLIB_VERSION_PATCH)
+#define SHMLIB_VERSION_STRING "0.1.0"
+
+/*
+ * The version of the library actually loaded, as SHMLIB_VERSION_NUMBER
+ * encodes it. Compare it with SHMLIB_VERSION_NUMBER to detect a program
+ * built against one version and run with another. Never fails.
+ */
+unsigned int shmlib_version(void);
+
+/* The same as a static string, e.g. "0.1.0". Never fails, never NULL. */
+const char *shmlib_version_string(void);
+
+/* ------------------------------------------------------------ error codes */
+
+#define SHMLIB_OK             0   /* success */
+#define SHMLIB_EINVAL        -1   /* invalid argument: NULL, malformed key, size 0, unknown flag */
+#define SHMLIB_ENOENT        -2   /* no such segment (never created, or destroyed) */
+#define SHMLIB_EEXIST        -3   /* a segment with this key already exists */
+#define SHMLIB_EACCES        -4   /* permission denied by the segment's mode or owner */
+#define SHMLIB_ENOMEM        -5   /* not enough memory, or over a system limit (shmmax, shmall, shmmni, /dev/shm size, RLIMIT_MEMLOCK) */
+#define SHMLIB_ERANGE        -6   /* an output buffer is too small */
+#define SHMLIB_ENOTATTACHED  -7   /* the address is not a live mapping made by shmlib_attach() */
+#define SHMLIB_ENOTSUP       -8   /* not supported here (e.g. huge pages on a system that has none) */
+#define SHMLIB_EFAULT        -9   /* a memory fault while the library touched a segment */
+#define SHMLIB_EFORKED      -10   /* called in a child made by fork() without exec() */
+#define SHMLIB_EOS          -11   /* another error from the operating system; the message names it */
+#define SHMLIB_EINTERNAL    -12   /* a bug in libshm; the message says where. Please report it. */
+
+/* Returned by shmlib_create() with SHMLIB_OPEN_EXISTING when the segment was
+ * already there and has been opened, not created. Not an error. */
+#define SHMLIB_OPENED         1
+
+/*
+ * A short static description of a code, e.g. "no such segment". Unknown
+ * codes give "unknown error code". Never fails, never NULL; works in a
+ * forked child.
+ */
+const char *shmlib_strerror(int code);
+
+/*
+ * Copies the message of the calling thread's most recent failure into buf,
+ * NUL-terminated, e.g. "attach posix:/frames: no such segment". Calls that
+ * succeed leave it unchanged; before any failure it is "".
+ *
+ * Returns 0, or SHMLIB_ERANGE if the message was cut to fit (buf still holds
+ * its beginning, NUL-terminated), or SHMLIB_EINVAL if buf is NULL or len is 0.
+ * Messages are shorter than 512 bytes. Works in a forked child.
+ */
+int shmlib_last_error(char *buf, size_t len);
+
+/* ------------------------------------------------------------------ keys */
+
+/* The size of a buffer that holds any key, terminating NUL included. */
+#define SHMLIB_KEY_MAX 272
+
+/*
+ * The System V key that glibc's ftok(path, proj_id) gives, as a key string
+ * "sysv:key=0x%08x" written to out_key. path must name an existing file that
+ * the caller can stat(); proj_id must be 1..255 (ftok uses only its low 8
+ * bits, so larger values would silently collide).
+ *
+ * Like ftok(), the key is made of the file's inode and device numbers: two
+ * files can give the same key, and a file deleted and made again gives a
+ * different one.
+ *
+ * Errors: SHMLIB_EINVAL (NULL or empty path, proj_id out of range, NULL
+ * out_key), SHMLIB_ENOENT (no such file), SHMLIB_EACCES (cannot stat it),
+ * SHMLIB_ERANGE (out_key_len too small; SHMLIB_KEY_MAX always suffices).
+ */
+int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len);
+
+/* ----------------------------------------------------------------- flags */
+
+/* shmlib_create() flags. */
+#define SHMLIB_OPEN_EXISTING 0x0100u /* if the segment exists, open it instead of failing
+                                        with SHMLIB_EEXIST (it must be at least `size` bytes) */
+#define SHMLIB_HUGETLB       0x0200u /* System V only: back the segment with huge pages
+                                        (SHM_HUGETLB); SHMLIB_ENOTSUP where none are reserved */
+#define SHMLIB_SPARSE        0x0400u /* POSIX only: do not reserve the memory at create (see
+                                        shmlib_create); pages are allocated on first touch */
+
+/* shmlib_attach() flags. */
+#define SHMLIB_RDONLY        0x0001u /* map read-only (PROT_READ / SHM_RDONLY); a write faults */
+#define SHMLIB_POPULATE      0x0002u /* pre-fault every page now (MAP_POPULATE / MADV_POPULATE_*) */
+#define SHMLIB_LOCK          0x0004u /* lock this mapping's pages in RAM (mlock); needs
+                                        RLIMIT_MEMLOCK room or CAP_IPC_LOCK */
+#define SHMLIB_FIXED         0x0008u /* map exactly at addr_hint or fail; never replaces
+                                        an existing mapping */
+
+/* -------------------------------------------------------------- lifecycle */
+
+/*
+ * Creates a segment of `size` bytes, zero-filled, with permission bits
+ * `mode`, and writes its canonical key to out_key.
+ *
+ * key     where to create it (see KEYS); NULL, "", "posix:", "sysv:" and
+ *         "sysv:private" let the library choose, and out_key tells the
+ *         choice. A "sysv:id=N" key cannot be created.
+ * size    in bytes, at least 1. System V limits it to shmmax
+ *         (/proc/sys/kernel/shmmax); POSIX to the free space of /dev/shm.
+ * mode    permission bits, at most 0777; 0 means 0600 (owner read/write).
+ *         The mode is applied exactly: the process umask does not narrow it.
+ * flags   0, or SHMLIB_OPEN_EXISTING, SHMLIB_HUGETLB, SHMLIB_SPARSE or'ed.
+ * out_key receives the canonical key, NUL-terminated. May be NULL when key
+ *         names the segment fully; required when the library chooses.
+ *
+ * Creation is exclusive: an existing segment is never reused silently. With
+ * SHMLIB_OPEN_EXISTING an existing segment of at least `size` bytes is
+ * opened instead (its mode is left alone) and SHMLIB_OPENED is returned.
+ *
+ * A POSIX segment's memory is reserved at create (fallocate), so that asking
+ * for more than /dev/shm holds fails here with SHMLIB_ENOMEM rather than
+ * killing a process with SIGBUS on first touch. SHMLIB_SPARSE skips that for
+ * huge, mostly empty segments, with exactly that risk.
+ *
+ * A create that fails leaves nothing behind: no empty /dev/shm file, no
+ * orphaned System V id. Creating does not attach: call shmlib_attach().
+ *
+ * Returns 0 (created), SHMLIB_OPENED (opened, with SHMLIB_OPEN_EXISTING), or
+ * SHMLIB_EINVAL (malformed key, size 0, mode above 0777, unknown flag, NULL
+ * out_key for a chosen key, or an existing segment smaller than `size`),
+ * SHMLIB_EEXIST, SHMLIB_EACCES, SHMLIB_ENOMEM (over shmmax/shmall/shmmni or
+ * the space of /dev/shm), SHMLIB_ENOTSUP (SHMLIB_HUGETLB without huge pages,
+ * or on POSIX; SHMLIB_SPARSE on System V), SHMLIB_ERANGE (out_key_len too
+ * small: the segment is not left behind), SHMLIB_EOS.
+ */
+int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags,
+                  char *out_key, size_t out_key_len);
+
+/*
+ * Maps the segment named by key into this process.
+ *
+ * addr_hint NULL to let the kernel choose, or a page-aligned address to try
+ *           first; the segment goes elsewhere if that range is taken, unless
+ *           SHMLIB_FIXED is given, in which case it fails with SHMLIB_EINVAL.
+ * flags     0, or SHMLIB_RDONLY, SHMLIB_POPULATE, SHMLIB_LOCK, SHMLIB_FIXED.
+ * out_addr  receives the address of the mapping (required).
+ * out_size  receives the size of the segment in bytes (may be NULL). The
+ *           mapping covers exactly this many bytes.
+ *
+ * Every attach is a new, independent mapping, also when this process has
+ * the segment attached already; each one must be detached on its own.
+ * A read-only mapping can be made of a segment the caller may only read;
+ * writing through it raises SIGSEGV. The memory stays valid until
+ * shmlib_detach(addr), even after the segment is destroyed.
+ *
+ * Errors: SHMLIB_EINVAL (malformed or creation-only key, NULL out_addr,
+ * unknown flag, SHMLIB_FIXED without a usable addr_hint), SHMLIB_ENOENT
+ * (no such segment, or destroyed), SHMLIB_EACCES (the mode does not allow
+ * it: a read-only attach may still work), SHMLIB_ENOMEM (no address space,
+ * or SHMLIB_LOCK over RLIMIT_MEMLOCK), SHMLIB_EOS. On error nothing is
+ * left mapped.
+ */
+int shmlib_attach(const char *key, void *addr_hint, uint32_t flags,
+                  void **out_addr, uint64_t *out_size);
+
+/*
+ * Ends the mapping at addr, the address shmlib_attach() returned. The
+ * segment lives on; other mappings of it, here or elsewhere, are not
+ * affected. After this, addr must not be touched: it is no longer mapped.
+ *
+ * Errors: SHMLIB_EINVAL (addr is NULL), SHMLIB_ENOTATTACHED (addr is not
+ * the start of a live mapping made by shmlib_attach(), e.g. detached
+ * already, or inside a mapping rather than at its start).
+ */
+int shmlib_detach(void *addr);
+
+/*
+ * Destroys the segment named by key. It disappears from /dev/shm or from
+ * `ipcs -m` at once for POSIX; for System V it is marked for removal and
+ * goes when the last process detaches. In both cases new attaches fail
+ * with SHMLIB_ENOENT, and existing mappings keep working until detached.
+ * Any process the mode allows may destroy a segment, not only its creator.
+ *
+ * Errors: SHMLIB_EINVAL (malformed or creation-only key), SHMLIB_ENOENT
+ * (no such segment, or already destroyed), SHMLIB_EACCES (not the owner,
+ * creator or root for System V; no write access to /dev/shm for POSIX),
+ * SHMLIB_EOS.
+ */
+int shmlib_destroy(const char *key);
+
+/* ------------------------------------------------------------ inspection */
+
+#define SHMLIB_BACKEND_POSIX 1
+#define SHMLIB_BACKEND_SYSV  2
+
+/* shmlib_stat_t.flags */
+#define SHMLIB_STAT_DESTROYED 0x1u /* System V: marked for removal, still attached somewhere */
+#define SHMLIB_STAT_LOCKED    0x2u /* System V: locked in RAM with SHM_LOCK */
+
+/*
+ * What the kernel knows of a segment. Fields that a backend does not record
+ * are 0, or -1 where 0 would be a valid value; each says which.
+ * The layout is fixed (408 bytes on every Linux ABI); the reserved words are
+ * zero and may gain meaning in later minor versions.
+ */
+typedef struct shmlib_stat {
+    char     key[SHMLIB_KEY_MAX]; /* canonical key; by id for System V segments
+                                     without a key (IPC_PRIVATE or destroyed) */
+    uint64_t size;      /* bytes */
+    int64_t  nattach;   /* current number of attaches, all processes (System V);
+                           -1 for POSIX, where the kernel does not count them */
+    int64_t  atime;     /* System V: last attach; POSIX: last access. Seconds
+                           since the epoch, 0 if never */
+    int64_t  dtime;     /* System V: last detach; 0 if never, always 0 for POSIX */
+    int64_t  ctime;     /* last change of size, mode or owner; seconds since the epoch */
+    uint32_t backend;   /* SHMLIB_BACKEND_POSIX or SHMLIB_BACKEND_SYSV */
+    uint32_t mode;      /* permission bits, e.g. 0600 */
+    uint32_t uid;       /* owner */
+    uint32_t gid;
+    uint32_t cuid;      /* creator (System V); the same as the owner for POSIX */
+    uint32_t cgid;
+    int32_t  cpid;      /* pid of the creator (System V); 0 for POSIX */
+    int32_t  lpid;      /* pid of the last attach or detach (System V); 0 for POSIX */
+    int32_t  shmid;     /* System V id; -1 for POSIX */
+    uint32_t ipc_key;   /* System V IPC key, 0 for IPC_PRIVATE; 0 for POSIX */
+    uint32_t flags;     /* SHMLIB_STAT_* */
+    uint32_t reserved0;
+    uint64_t reserved[6];
+} shmlib_stat_t;
+
+/*
+ * Fills *out_stat for the segment named by key. Needs no attach and
+ * changes nothing.
+ *
+ * Errors: SHMLIB_EINVAL (malformed or creation-only key, NULL out_stat),
+ * SHMLIB_ENOENT, SHMLIB_EACCES (System V: no read permission), SHMLIB_EOS.
+ */
+int shmlib_stat(const char *key, shmlib_stat_t *out_stat);
+
+/*
+ * Lists every segment the caller can see, POSIX objects first (sorted by
+ * name), then System V segments (sorted by shmid). Writes up to `capacity`
+ * entries to out_items and the total number that exists to *out_count.
+ *
+ * To size a buffer, call with out_items NULL and capacity 0: it returns 0
+ * and sets *out_count. Segments come and go between two calls: allocate
+ * some spare room and call again on SHMLIB_ERANGE.
+ *
+ * Errors: SHMLIB_EINVAL (NULL out_count, or NULL out_items with nonzero
+ * capacity), SHMLIB_ERANGE (more than `capacity` segments: the first
+ * `capacity` are written, *out_count tells how many there are), SHMLIB_EOS.
+ */
+int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMLIB_H */
