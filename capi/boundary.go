@@ -1,0 +1,96 @@
+package main
+
+// #include <stdlib.h>
+// #include "shmlib.h"
+// #include "guard.h"
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"unsafe"
+
+	"github.com/libshm/libshm/internal/segment"
+)
+
+// enter prepares an export to run: faults on bad pointers the caller passed
+// become panics (that leave recover a chance) instead of killing the host.
+func enter() { debug.SetPanicOnFault(true) }
+
+// recoverInto, deferred by every export, turns a panic into a code and a
+// message: a panic must never unwind into C, which would abort the host.
+// A fault means the caller handed over a pointer that cannot be accessed.
+func recoverInto(op string, rc *C.int) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "fault") ||
+		strings.Contains(fmt.Sprint(r), "invalid memory address") {
+		*rc = fail(&segment.Error{Op: op, Code: segment.ErrFault,
+			Msg: "a pointer argument points to memory that cannot be accessed"})
+		return
+	}
+	*rc = fail(&segment.Error{Op: op, Code: segment.ErrInternal,
+		Msg: fmt.Sprintf("internal error: %v (please report this as a bug in libshm)", r)})
+}
+
+// fail records err as the calling thread's last error and returns its code.
+func fail(err error) C.int {
+	setError(err.Error())
+	return C.int(segment.CodeOf(err))
+}
+
+func setError(msg string) {
+	if len(msg) >= C.SHMLIB_ERROR_MAX {
+		msg = msg[:C.SHMLIB_ERROR_MAX-1]
+	}
+	if msg == "" {
+		msg = "unknown error"
+	}
+	C.libshm_set_error((*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.size_t(len(msg)))
+}
+
+func invalid(op, msg string) C.int {
+	return fail(&segment.Error{Op: op, Code: segment.ErrInvalid, Msg: msg})
+}
+
+// maxString bounds how far a C string is scanned for its NUL: every key
+// and path is far shorter, and an unterminated buffer must not be read to
+// the end of the address space.
+const maxString = 4096
+
+// goString copies a C string, refusing NULL and unterminated ones.
+func goString(op, what string, p *C.char) (string, C.int) {
+	if p == nil {
+		return "", invalid(op, what+" is NULL")
+	}
+	for n := 0; n < maxString; n++ {
+		if *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) == 0 {
+			return C.GoStringN(p, C.int(n)), C.SHMLIB_OK
+		}
+	}
+	return "", invalid(op, fmt.Sprintf("%s is not NUL-terminated within %d bytes", what, maxString))
+}
+
+// putString writes s and a NUL into the caller's buffer of n bytes.
+func putString(op, s string, buf *C.char, n C.size_t) C.int {
+	if buf == nil {
+		return invalid(op, "the output buffer is NULL")
+	}
+	if uint64(len(s)) >= uint64(n) {
+		return fail(&segment.Error{Op: op, Code: segment.ErrRange,
+			Msg: fmt.Sprintf("the output buffer holds %d bytes; %d are needed (SHMLIB_KEY_MAX always suffices)", n, len(s)+1)})
+	}
+	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), n)
+	copy(out, s)
+	out[len(s)] = 0
+	return C.SHMLIB_OK
+}
+
+// unknownFlags names the bits of flags outside known.
+func unknownFlags(op string, flags, known C.uint32_t) C.int {
+	return invalid(op, fmt.Sprintf("unknown flags %#x", uint32(flags&^known)))
+}

@@ -1,0 +1,221 @@
+package main
+
+// #include "shmlib.h"
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/libshm/libshm/internal/segment"
+)
+
+//export shmlib_go_version
+func shmlib_go_version() C.uint { return C.uint(segment.VersionNumber) }
+
+//export shmlib_go_ftok
+func shmlib_go_ftok(path *C.char, projID C.int, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
+	const op = "ftok"
+	enter()
+	defer recoverInto(op, &rc)
+	p, rc := goString(op, "the path", path)
+	if rc != C.SHMLIB_OK {
+		return rc
+	}
+	if outKey == nil {
+		return invalid(op, "out_key is NULL")
+	}
+	key, err := segment.Ftok(p, int(projID))
+	if err != nil {
+		return fail(err)
+	}
+	return putString(op, key, outKey, outKeyLen)
+}
+
+const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE
+
+//export shmlib_go_create
+func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
+	const op = "create"
+	enter()
+	// A create that fails leaves nothing behind, also when writing out_key
+	// fails or faults: the caller could never name the segment to destroy
+	// it. Deferred first, so it runs after recoverInto has set rc.
+	var made segment.Created
+	defer func() {
+		if rc < 0 && made.Key != "" && !made.Opened {
+			segment.Destroy(made.Key)
+		}
+	}()
+	defer recoverInto(op, &rc)
+	k := ""
+	if key != nil {
+		if k, rc = goString(op, "the key", key); rc != C.SHMLIB_OK {
+			return rc
+		}
+	}
+	if flags&^createFlags != 0 {
+		return unknownFlags(op, flags, createFlags)
+	}
+	if outKey == nil && chosenByLibrary(k) {
+		return invalid(op, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
+	}
+	var err error
+	made, err = segment.Create(k, uint64(size), segment.CreateOptions{
+		Mode:         uint32(mode),
+		OpenExisting: flags&C.SHMLIB_OPEN_EXISTING != 0,
+		HugeTLB:      flags&C.SHMLIB_HUGETLB != 0,
+		Sparse:       flags&C.SHMLIB_SPARSE != 0,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if outKey != nil {
+		if rc := putString(op, made.Key, outKey, outKeyLen); rc != C.SHMLIB_OK {
+			return rc
+		}
+	}
+	if made.Opened {
+		return C.SHMLIB_OPENED
+	}
+	return C.SHMLIB_OK
+}
+
+// chosenByLibrary: the key asks create to pick the segment, so out_key is
+// the only way the caller learns what was made.
+func chosenByLibrary(key string) bool {
+	return key == "" || key == "posix:" || key == "sysv:" || key == "sysv:private"
+}
+
+const attachFlags = C.SHMLIB_RDONLY | C.SHMLIB_POPULATE | C.SHMLIB_LOCK | C.SHMLIB_FIXED
+
+//export shmlib_go_attach
+func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAddr *unsafe.Pointer, outSize *C.uint64_t) (rc C.int) {
+	const op = "attach"
+	enter()
+	defer recoverInto(op, &rc)
+	k, rc := goString(op, "the key", key)
+	if rc != C.SHMLIB_OK {
+		return rc
+	}
+	if outAddr == nil {
+		return invalid(op, "out_addr is NULL")
+	}
+	if flags&^attachFlags != 0 {
+		return unknownFlags(op, flags, attachFlags)
+	}
+	m, err := segment.Attach(k, segment.AttachOptions{
+		Hint:     uintptr(hint),
+		Fixed:    flags&C.SHMLIB_FIXED != 0,
+		ReadOnly: flags&C.SHMLIB_RDONLY != 0,
+		Populate: flags&C.SHMLIB_POPULATE != 0,
+		Lock:     flags&C.SHMLIB_LOCK != 0,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	*outAddr = m.Addr
+	if outSize != nil {
+		*outSize = C.uint64_t(m.Size)
+	}
+	return C.SHMLIB_OK
+}
+
+//export shmlib_go_detach
+func shmlib_go_detach(addr unsafe.Pointer) (rc C.int) {
+	const op = "detach"
+	enter()
+	defer recoverInto(op, &rc)
+	if err := segment.Detach(addr); err != nil {
+		return fail(err)
+	}
+	return C.SHMLIB_OK
+}
+
+//export shmlib_go_destroy
+func shmlib_go_destroy(key *C.char) (rc C.int) {
+	const op = "destroy"
+	enter()
+	defer recoverInto(op, &rc)
+	k, rc := goString(op, "the key", key)
+	if rc != C.SHMLIB_OK {
+		return rc
+	}
+	if err := segment.Destroy(k); err != nil {
+		return fail(err)
+	}
+	return C.SHMLIB_OK
+}
+
+//export shmlib_go_stat
+func shmlib_go_stat(key *C.char, out *C.shmlib_stat_t) (rc C.int) {
+	const op = "stat"
+	enter()
+	defer recoverInto(op, &rc)
+	k, rc := goString(op, "the key", key)
+	if rc != C.SHMLIB_OK {
+		return rc
+	}
+	if out == nil {
+		return invalid(op, "out_stat is NULL")
+	}
+	info, err := segment.Stat(k)
+	if err != nil {
+		return fail(err)
+	}
+	fillStat(out, &info)
+	return C.SHMLIB_OK
+}
+
+//export shmlib_go_list
+func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) (rc C.int) {
+	const op = "list"
+	enter()
+	defer recoverInto(op, &rc)
+	if outCount == nil {
+		return invalid(op, "out_count is NULL")
+	}
+	if out == nil && capacity != 0 {
+		return invalid(op, "out_items is NULL but capacity is not 0")
+	}
+	infos, err := segment.List()
+	if err != nil {
+		return fail(err)
+	}
+	*outCount = C.size_t(len(infos))
+	if out == nil {
+		return C.SHMLIB_OK // only counting
+	}
+	items := unsafe.Slice(out, min(uint64(capacity), uint64(len(infos))))
+	for i := range items {
+		fillStat(&items[i], &infos[i])
+	}
+	if len(infos) > len(items) {
+		return fail(&segment.Error{Op: op, Code: segment.ErrRange,
+			Msg: "more segments exist than out_items holds; *out_count says how many"})
+	}
+	return C.SHMLIB_OK
+}
+
+func fillStat(out *C.shmlib_stat_t, info *segment.Info) {
+	*out = C.shmlib_stat_t{}
+	key := unsafe.Slice((*byte)(unsafe.Pointer(&out.key[0])), len(out.key))
+	copy(key[:len(key)-1], info.Key) // keys are shorter than SHMLIB_KEY_MAX
+	out.size = C.uint64_t(info.Size)
+	out.nattach = C.int64_t(info.Nattach)
+	out.atime = C.int64_t(info.Atime)
+	out.dtime = C.int64_t(info.Dtime)
+	out.ctime = C.int64_t(info.Ctime)
+	out.backend = C.uint32_t(info.Backend)
+	out.mode = C.uint32_t(info.Mode)
+	out.uid, out.gid = C.uint32_t(info.UID), C.uint32_t(info.GID)
+	out.cuid, out.cgid = C.uint32_t(info.CUID), C.uint32_t(info.CGID)
+	out.cpid, out.lpid = C.int32_t(info.CPID), C.int32_t(info.LPID)
+	out.shmid = C.int32_t(info.ShmID)
+	out.ipc_key = C.uint32_t(info.IPCKey)
+	if info.Destroyed {
+		out.flags |= C.SHMLIB_STAT_DESTROYED
+	}
+	if info.Locked {
+		out.flags |= C.SHMLIB_STAT_LOCKED
+	}
+}

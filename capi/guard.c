@@ -1,0 +1,141 @@
+/*
+ * The public face of libshm: every shmlib_* symbol is defined here, in C.
+ *
+ * Each one first checks that it is not running in a child created by fork()
+ * without exec(): the Go runtime inside the library cannot run there (the
+ * child hangs at its first garbage collection), so such calls must be
+ * refused before they reach Go. Otherwise it forwards to the Go export of
+ * the same name with a shmlib_go_ prefix, which capi/exports.map hides.
+ *
+ * The per-thread last-error message lives here too, so that it can be read,
+ * and set by the guard, without entering Go.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shmlib.h"
+#include "_cgo_export.h"
+#include "guard.h"
+
+static volatile int in_forked_child;
+
+static void mark_forked_child(void) { in_forked_child = 1; }
+
+__attribute__((constructor)) static void install_fork_guard(void)
+{
+    pthread_atfork(NULL, NULL, mark_forked_child);
+}
+
+/* During a C->Go call the goroutine stays on the caller's thread, so a
+ * __thread buffer written from Go is the calling thread's own. */
+static __thread char last_error[SHMLIB_ERROR_MAX];
+
+void libshm_set_error(const char *msg, size_t len)
+{
+    if (len >= sizeof last_error)
+        len = sizeof last_error - 1;
+    memcpy(last_error, msg, len);
+    last_error[len] = '\0';
+}
+
+static int refuse_forked(const char *op)
+{
+    snprintf(last_error, sizeof last_error,
+             "%s: called in a child created by fork() without exec(); the Go runtime in libshm "
+             "cannot run there. Make libshm calls in the parent, or exec a new program "
+             "(posix_spawn, subprocess) and call it there. Memory attached before fork() is "
+             "still usable.", op);
+    return SHMLIB_EFORKED;
+}
+
+#define GUARD(op) do { if (in_forked_child) return refuse_forked(op); } while (0)
+
+unsigned int shmlib_version(void)
+{
+    if (in_forked_child)
+        return SHMLIB_VERSION_NUMBER; /* the same constant the Go side returns */
+    return shmlib_go_version();
+}
+
+const char *shmlib_version_string(void) { return SHMLIB_VERSION_STRING; }
+
+const char *shmlib_strerror(int code)
+{
+    switch (code) {
+    case SHMLIB_OK:           return "success";
+    case SHMLIB_OPENED:       return "opened an existing segment";
+    case SHMLIB_EINVAL:       return "invalid argument";
+    case SHMLIB_ENOENT:       return "no such segment";
+    case SHMLIB_EEXIST:       return "segment already exists";
+    case SHMLIB_EACCES:       return "permission denied";
+    case SHMLIB_ENOMEM:       return "not enough memory or over a system limit";
+    case SHMLIB_ERANGE:       return "buffer too small";
+    case SHMLIB_ENOTATTACHED: return "address is not attached";
+    case SHMLIB_ENOTSUP:      return "not supported on this system";
+    case SHMLIB_EFAULT:       return "memory fault in a segment";
+    case SHMLIB_EFORKED:      return "called in a forked child";
+    case SHMLIB_EOS:          return "operating system error";
+    case SHMLIB_EINTERNAL:    return "internal error in libshm";
+    }
+    return "unknown error code";
+}
+
+int shmlib_last_error(char *buf, size_t len)
+{
+    if (buf == NULL || len == 0)
+        return SHMLIB_EINVAL;
+    size_t n = strlen(last_error);
+    int rc = SHMLIB_OK;
+    if (n >= len) {
+        n = len - 1;
+        rc = SHMLIB_ERANGE;
+    }
+    memcpy(buf, last_error, n);
+    buf[n] = '\0';
+    return rc;
+}
+
+int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len)
+{
+    GUARD("ftok");
+    return shmlib_go_ftok((char *)path, proj_id, out_key, out_key_len);
+}
+
+int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags,
+                  char *out_key, size_t out_key_len)
+{
+    GUARD("create");
+    return shmlib_go_create((char *)key, size, mode, flags, out_key, out_key_len);
+}
+
+int shmlib_attach(const char *key, void *addr_hint, uint32_t flags,
+                  void **out_addr, uint64_t *out_size)
+{
+    GUARD("attach");
+    return shmlib_go_attach((char *)key, addr_hint, flags, out_addr, out_size);
+}
+
+int shmlib_detach(void *addr)
+{
+    GUARD("detach");
+    return shmlib_go_detach(addr);
+}
+
+int shmlib_destroy(const char *key)
+{
+    GUARD("destroy");
+    return shmlib_go_destroy((char *)key);
+}
+
+int shmlib_stat(const char *key, shmlib_stat_t *out_stat)
+{
+    GUARD("stat");
+    return shmlib_go_stat((char *)key, out_stat);
+}
+
+int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
+{
+    GUARD("list");
+    return shmlib_go_list(out_items, capacity, out_count);
+}

@@ -1,0 +1,11 @@
+// Command capi is built with -buildmode=c-shared into libshm.so. It is the
+// only cgo in libshm: thin //export shims that convert C arguments, call the
+// core in internal/segment, and turn its errors into SHMLIB_E* codes and a
+// per-thread message. The public shmlib_* symbols are the C guards in
+// guard.c, which forward here; see include/shmlib.h for the contract.
+package main
+
+// #cgo CFLAGS: -I${SRCDIR}/../include -std=gnu11 -Wall
+import "C"
+
+func main() {}

@@ -1,0 +1,146 @@
+// Package posix makes and maps POSIX shared memory objects: the files in
+// /dev/shm that glibc's shm_open() and Python's multiprocessing.shared_memory
+// use, so that programs which never heard of libshm meet ours there.
+//
+// Errors are *os.SyscallError values naming the system call, so that the
+// caller can both explain them and test them with errors.Is(err, unix.EXXX).
+package posix
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dir is where glibc keeps POSIX shared memory objects on Linux.
+const Dir = "/dev/shm"
+
+// Path is the file that backs the object called name.
+func Path(name string) string { return Dir + "/" + name }
+
+// O_NOFOLLOW: a symlink planted under a segment's name is refused, never
+// followed. O_CLOEXEC: no descriptor leaks into programs we exec.
+const openFlags = unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// Create makes the object exclusively, sized and with exactly the given
+// permission bits. Unless sparse, it also reserves the memory (fallocate),
+// so that a full /dev/shm is a clean ENOSPC here and not a SIGBUS on first
+// touch. A failure removes what was made: a half-created object is worse
+// than none, because a retry would then find it "existing".
+func Create(name string, size int64, mode uint32, sparse bool) (err error) {
+	path := Path(name)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|openFlags, mode)
+	if err != nil {
+		return os.NewSyscallError("open", err)
+	}
+	defer func() {
+		unix.Close(fd)
+		if err != nil {
+			unix.Unlink(path)
+		}
+	}()
+	// open() applied the umask; the caller asked for this exact mode.
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return os.NewSyscallError("fchmod", err)
+	}
+	if err := unix.Ftruncate(fd, size); err != nil {
+		return os.NewSyscallError("ftruncate", err)
+	}
+	if !sparse {
+		if err := unix.Fallocate(fd, 0, 0, size); err != nil {
+			return os.NewSyscallError("fallocate", err)
+		}
+	}
+	return nil
+}
+
+// Size returns the size of an existing object.
+func Size(name string) (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(unix.AT_FDCWD, Path(name), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return 0, os.NewSyscallError("stat", err)
+	}
+	return st.Size, nil
+}
+
+// Unlink removes the name. Mappings of the object keep working; its memory
+// goes when the last of them ends.
+func Unlink(name string) error {
+	if err := unix.Unlink(Path(name)); err != nil {
+		return os.NewSyscallError("unlink", err)
+	}
+	return nil
+}
+
+// MapOptions are the ways a mapping can be made.
+type MapOptions struct {
+	Hint     uintptr // address to try first; 0 lets the kernel choose
+	Fixed    bool    // map exactly at Hint or fail (never replacing a mapping)
+	ReadOnly bool
+	Populate bool // pre-fault every page (MAP_POPULATE)
+}
+
+// Map maps the whole object and returns its address and size.
+// The descriptor is closed before Map returns: the mapping holds the object.
+func Map(name string, opt MapOptions) (unsafe.Pointer, int64, error) {
+	oflag, prot := unix.O_RDWR, unix.PROT_READ|unix.PROT_WRITE
+	if opt.ReadOnly {
+		oflag, prot = unix.O_RDONLY, unix.PROT_READ
+	}
+	fd, err := unix.Open(Path(name), oflag|openFlags, 0)
+	if err != nil {
+		return nil, 0, os.NewSyscallError("open", err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, 0, os.NewSyscallError("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, 0, ErrNotObject
+	}
+	if st.Size == 0 {
+		return nil, 0, ErrEmpty
+	}
+	flags := unix.MAP_SHARED
+	if opt.Populate {
+		flags |= unix.MAP_POPULATE
+	}
+	addr, err := mmap(fd, st.Size, prot, flags, opt)
+	if err != nil {
+		return nil, 0, err
+	}
+	return addr, st.Size, nil
+}
+
+func mmap(fd int, size int64, prot, flags int, opt MapOptions) (unsafe.Pointer, error) {
+	hint := unsafe.Pointer(nil)
+	if opt.Hint != 0 {
+		hint = unsafe.Add(nil, opt.Hint)
+	}
+	if opt.Fixed {
+		// MAP_FIXED_NOREPLACE, unlike MAP_FIXED, fails with EEXIST
+		// instead of silently unmapping whatever is there.
+		flags |= unix.MAP_FIXED_NOREPLACE
+	}
+	addr, err := unix.MmapPtr(fd, 0, hint, uintptr(size), prot, flags)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	if opt.Fixed && uintptr(addr) != opt.Hint {
+		// Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the
+		// address as a hint; honour the promise ourselves.
+		unix.MunmapPtr(addr, uintptr(size))
+		return nil, os.NewSyscallError("mmap", unix.EEXIST)
+	}
+	return addr, nil
+}
+
+// Unmap ends a mapping made by Map.
+func Unmap(addr unsafe.Pointer, size int64) error {
+	if err := unix.MunmapPtr(addr, uintptr(size)); err != nil {
+		return os.NewSyscallError("munmap", err)
+	}
+	return nil
+}

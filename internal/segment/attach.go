@@ -1,0 +1,190 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/libshm/libshm/internal/keys"
+	"github.com/libshm/libshm/internal/posix"
+	"github.com/libshm/libshm/internal/sysv"
+)
+
+// AttachOptions are shmlib_attach's address hint and flags.
+type AttachOptions struct {
+	Hint     uintptr // address to try first; 0 lets the kernel choose
+	Fixed    bool    // map exactly at Hint or fail
+	ReadOnly bool
+	Populate bool // pre-fault every page
+	Lock     bool // mlock the mapping
+}
+
+// Mapping is one attach of a segment in this process.
+type Mapping struct {
+	Key      string // canonical key
+	Addr     unsafe.Pointer
+	Size     uint64
+	ReadOnly bool
+}
+
+// Attach maps a segment. See shmlib_attach in include/shmlib.h.
+func Attach(key string, opt AttachOptions) (Mapping, error) {
+	const op = "attach"
+	k, err := parseKey(op, key)
+	if err != nil {
+		return Mapping{}, err
+	}
+	shown := k.String()
+	if opt.Fixed && (opt.Hint == 0 || opt.Hint%uintptr(unix.Getpagesize()) != 0) {
+		return Mapping{}, newError(op, shown, ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
+	}
+	var m *mapping
+	if k.Backend == keys.Posix {
+		m, err = attachPosix(shown, k, opt)
+	} else {
+		m, err = attachSysV(shown, k, opt)
+	}
+	if err != nil {
+		return Mapping{}, err
+	}
+	if err := prepare(shown, m, opt); err != nil {
+		unmap(m)
+		return Mapping{}, err
+	}
+	register(m)
+	return Mapping{Key: shown, Addr: m.addr, Size: m.size, ReadOnly: m.readOnly}, nil
+}
+
+func attachPosix(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
+	addr, size, err := posix.Map(k.Name, posix.MapOptions{
+		Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly, Populate: opt.Populate,
+	})
+	if err != nil {
+		return nil, attachError(shown, k, opt, err)
+	}
+	return &mapping{key: k, addr: addr, size: uint64(size), readOnly: opt.ReadOnly}, nil
+}
+
+func attachSysV(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
+	id, err := sysvID(k)
+	if err != nil {
+		return nil, attachError(shown, k, opt, err)
+	}
+	b, err := sysv.Attach(id, sysv.AttachOptions{Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly})
+	if err != nil {
+		return nil, attachError(shown, k, opt, err)
+	}
+	return &mapping{key: k, addr: unsafe.Pointer(unsafe.SliceData(b)), size: uint64(len(b)), readOnly: opt.ReadOnly}, nil
+}
+
+// sysvID finds the shmid a System V key names. By id, it refuses segments
+// marked for removal: Linux would still attach them, but to the caller a
+// destroyed segment is gone, whichever way it is named.
+func sysvID(k keys.Key) (int, error) {
+	if k.Form == keys.IPCKey {
+		return sysv.Lookup(k.IPCKey)
+	}
+	d, err := sysv.Stat(int(k.ID))
+	if err != nil {
+		return -1, err
+	}
+	if sysv.Destroyed(&d) {
+		return -1, errDestroyed
+	}
+	return int(k.ID), nil
+}
+
+var errDestroyed = errors.New("segment destroyed")
+
+func attachError(shown string, k keys.Key, opt AttachOptions, err error) *Error {
+	e := osError("attach", shown, err)
+	switch {
+	case errors.Is(err, errDestroyed):
+		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment (it was destroyed; it lingers only until its last user detaches)", unix.ENOENT
+	case k.Backend == keys.SysV && k.Form == keys.ID && errors.Is(err, unix.EINVAL):
+		// shmctl and shmat say EINVAL for an id that names nothing.
+		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
+	case opt.Fixed && (errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINVAL)):
+		e.Code, e.Msg = ErrInvalid, fmt.Sprintf("cannot map at %#x: the range is taken or unusable (SHMLIB_FIXED never replaces a mapping)", opt.Hint)
+	case errors.Is(err, posix.ErrNotObject), errors.Is(err, posix.ErrEmpty):
+		e.Code, e.Msg = ErrInvalid, err.Error()
+	case e.Code == ErrPermission && e.Err != nil && !errors.Is(err, unix.ELOOP):
+		e.Msg = "permission denied by the segment's mode" + ownerText(k)
+		if !opt.ReadOnly {
+			e.Msg += "; a read-only attach needs only read permission"
+		}
+	case errors.Is(err, unix.ENOMEM):
+		e.Msg = "no room in this process's address space, or over a memory limit"
+	}
+	return e
+}
+
+// ownerText describes who owns the segment, best effort, for messages.
+func ownerText(k keys.Key) string {
+	info, err := stat(k)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%#o, owner uid %d gid %d)", info.Mode, info.UID, info.GID)
+}
+
+// prepare applies the flags that act on a mapping once it exists.
+func prepare(shown string, m *mapping, opt AttachOptions) error {
+	mem := unsafe.Slice((*byte)(m.addr), m.size)
+	if opt.Populate && m.key.Backend == keys.SysV {
+		// shmat has no MAP_POPULATE; madvise does the same since Linux 5.14.
+		advice := unix.MADV_POPULATE_WRITE
+		if m.readOnly {
+			advice = unix.MADV_POPULATE_READ
+		}
+		if err := unix.Madvise(mem, advice); err != nil {
+			e := osError("attach", shown, err)
+			if errors.Is(err, unix.EINVAL) {
+				e.Code, e.Msg = ErrNotSupported, "pre-faulting System V segments needs Linux 5.14 or later (MADV_POPULATE)"
+			}
+			return e
+		}
+	}
+	if opt.Lock {
+		if err := unix.Mlock(mem); err != nil {
+			e := osError("attach", shown, err)
+			var lim unix.Rlimit
+			unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
+			e.Code = ErrNoMemory
+			e.Msg = fmt.Sprintf("cannot lock %d bytes in RAM: RLIMIT_MEMLOCK is %d bytes; raise it (ulimit -l) or grant CAP_IPC_LOCK", m.size, lim.Cur)
+			return e
+		}
+	}
+	return nil
+}
+
+// Detach ends a mapping made by Attach. See shmlib_detach.
+func Detach(addr unsafe.Pointer) error {
+	const op = "detach"
+	shown := fmt.Sprintf("%p", addr)
+	if addr == nil {
+		return newError(op, "", ErrInvalid, "the address is NULL")
+	}
+	m := unregister(addr)
+	if m == nil {
+		msg := "not the address of a live mapping made by shmlib_attach (detached already?)"
+		if in := containing(addr); in != nil {
+			msg = fmt.Sprintf("inside the mapping of %s at %p; detach it by its start address", in.key, in.addr)
+		}
+		return newError(op, shown, ErrNotAttached, msg)
+	}
+	if err := unmap(m); err != nil {
+		register(m)
+		return osError(op, shown, err)
+	}
+	return nil
+}
+
+func unmap(m *mapping) error {
+	if m.key.Backend == keys.Posix {
+		return posix.Unmap(m.addr, int64(m.size))
+	}
+	return sysv.Detach(m.addr)
+}

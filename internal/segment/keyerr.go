@@ -1,0 +1,31 @@
+package segment
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/libshm/libshm/internal/keys"
+)
+
+// keyError reports a key that does not parse, quoting it: a malformed key
+// may hold anything, control characters and invalid UTF-8 included.
+func keyError(op, key string, err error) *Error {
+	var se *keys.SyntaxError
+	msg := err.Error()
+	if errors.As(err, &se) {
+		msg = se.Reason
+	}
+	return &Error{Op: op, Key: strconv.Quote(key), Code: ErrInvalid, Msg: "malformed key: " + msg, Err: err}
+}
+
+// parseKey parses a key that must name an existing segment.
+func parseKey(op, key string) (keys.Key, error) {
+	k, err := keys.Parse(key)
+	if err != nil {
+		return k, keyError(op, key, err)
+	}
+	if k.CreateOnly() {
+		return k, newError(op, k.String(), ErrInvalid, "this key only asks create to choose a segment; name an existing one (posix:/NAME, sysv:key=K, sysv:id=N)")
+	}
+	return k, nil
+}

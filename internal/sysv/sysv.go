@@ -1,0 +1,101 @@
+// Package sysv makes and maps System V shared memory segments, the ones
+// shmget(2) creates and `ipcs -m` lists.
+//
+// Errors are *os.SyscallError values naming the system call, so that the
+// caller can both explain them and test them with errors.Is(err, unix.EXXX).
+package sysv
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mode bits of shm_perm.mode that x/sys/unix does not name.
+const (
+	shmHugeTLB = 0o4000 // SHM_HUGETLB: shmget flag, back with huge pages
+	modeDest   = 0o1000 // SHM_DEST: marked for removal by IPC_RMID
+	modeLocked = 0o2000 // SHM_LOCKED: locked in RAM by SHM_LOCK
+)
+
+// Create makes a new segment exclusively; key 0 makes an IPC_PRIVATE one.
+// Unlike open(2), shmget(2) applies the mode as given: no umask.
+func Create(key uint32, size uint64, mode uint32, hugeTLB bool) (int, error) {
+	flags := unix.IPC_CREAT | unix.IPC_EXCL | int(mode)
+	if hugeTLB {
+		flags |= shmHugeTLB
+	}
+	id, err := unix.SysvShmGet(int(int32(key)), int(size), flags)
+	if err != nil {
+		return -1, os.NewSyscallError("shmget", err)
+	}
+	return id, nil
+}
+
+// Lookup finds the id of the segment with the given IPC key. A segment that
+// has been destroyed no longer has its key, so it is not found.
+func Lookup(key uint32) (int, error) {
+	id, err := unix.SysvShmGet(int(int32(key)), 0, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("shmget", err)
+	}
+	return id, nil
+}
+
+// Stat returns the kernel's record of the segment (needs read permission).
+func Stat(id int) (unix.SysvShmDesc, error) {
+	var d unix.SysvShmDesc
+	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &d); err != nil {
+		return d, os.NewSyscallError("shmctl", err)
+	}
+	return d, nil
+}
+
+// Destroyed reports whether IPC_RMID has marked the segment for removal.
+// Linux still lets such a segment be attached by id; we do not.
+func Destroyed(d *unix.SysvShmDesc) bool { return d.Perm.Mode&modeDest != 0 }
+
+// Locked reports whether SHM_LOCK has locked the segment in RAM.
+func Locked(d *unix.SysvShmDesc) bool { return d.Perm.Mode&modeLocked != 0 }
+
+// Remove marks the segment for removal: its key goes at once, its memory
+// when the last process detaches.
+func Remove(id int) error {
+	if _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); err != nil {
+		return os.NewSyscallError("shmctl", err)
+	}
+	return nil
+}
+
+// AttachOptions are the ways a mapping can be made.
+type AttachOptions struct {
+	Hint     uintptr // address to try first; 0 lets the kernel choose
+	Fixed    bool    // attach exactly at Hint or fail
+	ReadOnly bool
+}
+
+// Attach maps the whole segment and returns the mapped bytes.
+func Attach(id int, opt AttachOptions) ([]byte, error) {
+	flags := 0
+	if opt.ReadOnly {
+		flags |= unix.SHM_RDONLY
+	}
+	b, err := unix.SysvShmAttach(id, opt.Hint, flags)
+	if err == unix.EINVAL && opt.Hint != 0 && !opt.Fixed {
+		// The hinted range is taken or unaligned: a hint is only a wish.
+		b, err = unix.SysvShmAttach(id, 0, flags)
+	}
+	if err != nil {
+		return nil, os.NewSyscallError("shmat", err)
+	}
+	return b, nil
+}
+
+// Detach ends a mapping made by Attach.
+func Detach(addr unsafe.Pointer) error {
+	if err := unix.SysvShmDetach(unsafe.Slice((*byte)(addr), 1)); err != nil {
+		return os.NewSyscallError("shmdt", err)
+	}
+	return nil
+}
