@@ -1,0 +1,30 @@
+"""Knows whether this process is a child made by fork() without exec().
+
+In such a child the library answers every call with SHMLIB_EFORKED (its Go
+runtime cannot run there), so the package refuses before calling and says
+what to do instead; mappings the parent made before the fork are still
+there and are reused (see segment._reattach).
+"""
+
+import os
+
+from . import _ffi
+from .errors import FORK_HINT, Forked
+
+forked = False
+
+
+def _mark_forked():
+    global forked
+    forked = True
+
+
+os.register_at_fork(after_in_child=_mark_forked)
+
+
+def refuse_if_forked(op, key=None):
+    """Raises Forked if this process is a fork of one that loaded libshm."""
+    if forked:
+        what = op if key is None else f"{op} {key}"
+        raise Forked(_ffi.EFORKED,
+                     f"{what}: called in a forked child: {FORK_HINT}")

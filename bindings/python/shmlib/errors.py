@@ -1,0 +1,126 @@
+"""Exceptions: every negative SHMLIB_E* code becomes an `Error` subclass.
+
+`Error` is an OSError, and the common cases are also the builtin exception a
+Python programmer would catch anyway: a missing segment is a
+FileNotFoundError, a malformed key a ValueError, and so on.
+"""
+
+import ctypes
+import errno
+
+from . import _ffi
+
+
+class Error(OSError):
+    """Base of every error libshm reports.
+
+    `code` is the library's SHMLIB_E* code (a negative int, as in
+    include/shmlib.h), `message` the one-line message,
+    e.g. "attach posix:/frames: no such segment". `str(err)` is the message.
+    """
+
+    #: The POSIX errno that matches `code`, if any (as OSError.errno).
+    posix_errno = None
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errno = self.posix_errno
+
+    def __reduce__(self):
+        # The default OSError pickling would call cls(message); rebuild with
+        # both arguments so that errors cross process boundaries
+        # (multiprocessing sends a worker's exception to the parent).
+        return (type(self), (self.code, self.message))
+
+
+class InvalidArgument(Error, ValueError):
+    """SHMLIB_EINVAL: malformed key, size 0, bad mode or flag."""
+    posix_errno = errno.EINVAL
+
+
+class NotFound(Error, FileNotFoundError):
+    """SHMLIB_ENOENT: no such segment (never created, or destroyed)."""
+    posix_errno = errno.ENOENT
+
+
+class AlreadyExists(Error, FileExistsError):
+    """SHMLIB_EEXIST: a segment with this key exists already."""
+    posix_errno = errno.EEXIST
+
+
+class PermissionDenied(Error, PermissionError):
+    """SHMLIB_EACCES: the segment's mode or owner forbids it."""
+    posix_errno = errno.EACCES
+
+
+class OutOfMemory(Error):
+    """SHMLIB_ENOMEM: no memory, or over a system limit (shmmax, shmall,
+    shmmni, the size of /dev/shm, RLIMIT_MEMLOCK)."""
+    posix_errno = errno.ENOMEM
+
+
+class NotAttached(Error, ValueError):
+    """SHMLIB_ENOTATTACHED: the Segment was detached already."""
+
+
+class NotSupported(Error):
+    """SHMLIB_ENOTSUP: not supported here, e.g. huge pages where none are
+    reserved, or a flag the backend does not have."""
+    posix_errno = errno.EOPNOTSUPP
+
+
+class Forked(Error):
+    """SHMLIB_EFORKED: called in a child made by fork() without exec().
+
+    libshm contains a Go runtime, which cannot run after fork(). Use the
+    "spawn" or "forkserver" start method of multiprocessing, or exec a new
+    program; memory attached before the fork stays usable in the child.
+    """
+
+
+FORK_HINT = (
+    "libshm cannot run in a child made by fork() without exec(): use "
+    "multiprocessing.get_context('spawn') or 'forkserver', or exec a new "
+    "program (subprocess), or make this call in the parent; segments the "
+    "parent had attached before the fork stay usable here")
+
+_BY_CODE = {
+    _ffi.EINVAL: InvalidArgument,
+    _ffi.ENOENT: NotFound,
+    _ffi.EEXIST: AlreadyExists,
+    _ffi.EACCES: PermissionDenied,
+    _ffi.ENOMEM: OutOfMemory,
+    _ffi.ENOTATTACHED: NotAttached,
+    _ffi.ENOTSUP: NotSupported,
+    _ffi.EFORKED: Forked,
+}
+
+
+def strerror(code):
+    """The library's short description of a code, e.g. "no such segment"."""
+    return _ffi.lib.shmlib_strerror(code).decode()
+
+
+def _last_error():
+    buf = ctypes.create_string_buffer(_ffi.ERROR_MAX)
+    _ffi.lib.shmlib_last_error(buf, len(buf))
+    return buf.value.decode("utf-8", "backslashreplace")
+
+
+def from_code(code, message=None):
+    """The exception for a code; `message` defaults to the calling thread's
+    last library message (so call this right after the failing call)."""
+    if message is None:
+        message = _last_error() or strerror(code)
+    if code == _ffi.EFORKED:
+        message = f"{message}: {FORK_HINT}"
+    return _BY_CODE.get(code, Error)(code, message)
+
+
+def check(rc):
+    """Returns rc if it is not an error code, raises its exception if it is."""
+    if rc < 0:
+        raise from_code(rc)
+    return rc

@@ -1,0 +1,92 @@
+"""Inspection: what the kernel knows of segments, without attaching."""
+
+import ctypes
+import dataclasses
+import os
+from typing import Optional
+
+from . import _ffi, _fork, keys
+from .errors import check
+
+_BACKENDS = {_ffi.BACKEND_POSIX: "posix", _ffi.BACKEND_SYSV: "sysv"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentInfo:
+    """One segment as stat() and list_segments() see it.
+
+    Fields a backend does not record are None: a POSIX object has no attach
+    count, creator pid, shmid or IPC key. Times are seconds since the
+    epoch, 0 for never.
+    """
+
+    key: str                #: canonical key ("sysv:id=N" if keyless)
+    backend: str            #: "posix" or "sysv"
+    size: int               #: bytes
+    mode: int               #: permission bits, e.g. 0o600
+    uid: int                #: owner
+    gid: int
+    cuid: int               #: creator (the owner for POSIX)
+    cgid: int
+    nattach: Optional[int]  #: attaches in all processes (System V)
+    cpid: Optional[int]     #: creator's pid (System V)
+    lpid: Optional[int]     #: pid of the last attach or detach (System V)
+    shmid: Optional[int]    #: System V id
+    ipc_key: Optional[int]  #: System V IPC key, 0 for IPC_PRIVATE
+    atime: int              #: last attach (System V) or access (POSIX)
+    dtime: int              #: last detach (System V), 0 for POSIX
+    ctime: int              #: last change of size, mode or owner
+    destroyed: bool         #: System V: marked for removal, still attached
+    locked: bool            #: System V: locked in RAM (SHM_LOCK)
+
+    @classmethod
+    def _from_stat(cls, st):
+        backend = _BACKENDS.get(st.backend, f"unknown({st.backend})")
+        sysv = backend == "sysv"
+        return cls(
+            key=os.fsdecode(st.key),
+            backend=backend,
+            size=st.size,
+            mode=st.mode,
+            uid=st.uid,
+            gid=st.gid,
+            cuid=st.cuid,
+            cgid=st.cgid,
+            nattach=st.nattach if sysv else None,
+            cpid=st.cpid if sysv else None,
+            lpid=st.lpid if sysv else None,
+            shmid=st.shmid if sysv else None,
+            ipc_key=st.ipc_key if sysv else None,
+            atime=st.atime,
+            dtime=st.dtime,
+            ctime=st.ctime,
+            destroyed=bool(st.flags & _ffi.STAT_DESTROYED),
+            locked=bool(st.flags & _ffi.STAT_LOCKED),
+        )
+
+
+def stat(key):
+    """What the kernel knows of the segment named by `key`, as a
+    SegmentInfo. Needs no attach and changes nothing."""
+    raw = keys.encode(key, "stat")
+    _fork.refuse_if_forked("stat", key)
+    st = _ffi.Stat()
+    check(_ffi.lib.shmlib_stat(raw, ctypes.byref(st)))
+    return SegmentInfo._from_stat(st)
+
+
+def list_segments():
+    """Every segment this process can see: POSIX objects (by name), then
+    System V segments (by shmid), as a list of SegmentInfo."""
+    _fork.refuse_if_forked("list")
+    count = ctypes.c_size_t()
+    check(_ffi.lib.shmlib_list(None, 0, ctypes.byref(count)))
+    # Segments come and go between two calls: ask with some room to spare,
+    # and again with more if even that was not enough.
+    while True:
+        capacity = count.value + 16
+        items = (_ffi.Stat * capacity)()
+        rc = _ffi.lib.shmlib_list(items, capacity, ctypes.byref(count))
+        if rc != _ffi.ERANGE:
+            check(rc)
+            return [SegmentInfo._from_stat(st) for st in items[:count.value]]

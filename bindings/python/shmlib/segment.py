@@ -1,0 +1,381 @@
+"""Segments: create, attach, detach, destroy, and the Segment object.
+
+Safety rule: once a Segment is detached no Python code can reach the
+unmapped memory. Every view handed out (`Segment.buf`, its slices, numpy
+arrays over it) is built on one private ctypes array per mapping, and each
+keeps that array alive. So the array's reference count tells whether any
+view is alive: detach() refuses with BufferError while one is, as
+mmap.close() does, and only then unmaps.
+"""
+
+import atexit
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+import weakref
+
+from . import _ffi, _fork, keys
+from .errors import (FORK_HINT, Error, Forked, InvalidArgument, NotAttached,
+                     NotFound, check)
+
+# Every attached Segment of this process, including those inherited from a
+# parent by fork(): a forked child cannot call the library, so unpickling a
+# Segment there reuses the mapping found here (see _reattach).
+_live = weakref.WeakSet()
+
+# Keys that create(..., destroy_on_exit=True) made, and the pid that made
+# them: a forked child inherits atexit handlers, and must not run them.
+_destroy_at_exit = {}
+_exit_lock = threading.Lock()
+
+
+class Segment:
+    """A segment attached to this process: one mapping of it.
+
+    Made by `create()` and `attach()`. The memory is `buf`, a memoryview
+    (read-only if the segment was attached read-only) that copies nothing;
+    `ndarray()` gives numpy arrays over it. Detach with `detach()` or a
+    `with` block; destroying is separate and explicit (`destroy()`).
+
+    A Segment pickles as (key, readonly): passed to another process
+    (multiprocessing.Process, Pool), it attaches the same segment there.
+    """
+
+    __slots__ = ("_key", "_size", "_readonly", "_address", "_array",
+                 "_pid", "_created", "_lock", "__weakref__")
+
+    def __init__(self):
+        raise TypeError("Segments are made by shmlib.create() and "
+                        "shmlib.attach()")
+
+    @classmethod
+    def _wrap(cls, key, address, size, readonly, pid, created=False):
+        self = object.__new__(cls)
+        self._key = key
+        self._size = size
+        self._readonly = readonly
+        self._address = address
+        self._array = None      # the ctypes array views are built on, lazily
+        self._pid = pid         # the process whose library call mapped it
+        self._created = created
+        self._lock = threading.Lock()
+        _live.add(self)
+        return self
+
+    @property
+    def key(self):
+        """The canonical key, e.g. "posix:/frames" or "sysv:key=0x5a01c0de"."""
+        return self._key
+
+    @property
+    def size(self):
+        """The size of the segment (and of the mapping) in bytes."""
+        return self._size
+
+    @property
+    def readonly(self):
+        """True if mapped read-only; writing through `buf` raises TypeError."""
+        return self._readonly
+
+    @property
+    def created(self):
+        """True if this Segment's create() call made the segment; False if
+        it was attached, or opened with create(open_existing=True)."""
+        return self._created
+
+    @property
+    def attached(self):
+        """False once detached."""
+        return self._address is not None
+
+    @property
+    def address(self):
+        """The address of the mapping in this process, as an int."""
+        address = self._address
+        if address is None:
+            raise self._detached_error("address")
+        return address
+
+    @property
+    def buf(self):
+        """A memoryview of the whole segment (format "B"), no copy.
+
+        Each access gives a new view. While any view (or a slice of it, or a
+        numpy array over it) is alive, detach() raises BufferError.
+        """
+        array = self._array
+        if array is None:
+            array = self._map_array()
+        view = memoryview(array).cast("B")
+        return view.toreadonly() if self._readonly else view
+
+    def _map_array(self):
+        with self._lock:
+            if self._address is None:
+                raise self._detached_error("buf")
+            if self._array is None:
+                array_type = ctypes.c_char * self._size
+                self._array = array_type.from_address(self._address)
+            return self._array
+
+    def ndarray(self, shape, dtype="uint8", offset=0):
+        """A numpy array of `shape` and `dtype` viewing the segment from byte
+        `offset` on, no copy (read-only if the segment is). numpy is needed
+        only here. Raises ValueError if it would reach past the end or if
+        `offset` does not suit the dtype's alignment."""
+        import numpy
+
+        dtype = numpy.dtype(dtype)
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(n < 0 for n in shape):
+            raise ValueError(f"ndarray: negative dimension in {shape}")
+        count = 1
+        for n in shape:
+            count *= n
+        nbytes = count * dtype.itemsize
+        if offset < 0 or offset + nbytes > self._size:
+            raise ValueError(
+                f"ndarray: {shape} of {dtype} at offset {offset} needs bytes "
+                f"{offset}..{offset + nbytes}, the segment {self._key} has "
+                f"{self._size}")
+        if (self.address + offset) % dtype.alignment:
+            raise ValueError(
+                f"ndarray: offset {offset} is not aligned for {dtype} (a "
+                f"multiple of {dtype.alignment} is)")
+        flat = numpy.frombuffer(self.buf, dtype=dtype, count=count,
+                                offset=offset)
+        return flat.reshape(shape)
+
+    def detach(self):
+        """Ends this mapping. The segment and its contents live on.
+
+        Raises BufferError (and stays attached) while views of `buf` are
+        alive, NotAttached if detached already.
+
+        In a child made by fork() without exec(), a Segment mapped by the
+        parent cannot be unmapped (the library does not run there): detach
+        only ends Python's access to it; the memory stays mapped in the
+        child until it exits.
+        """
+        with self._lock:
+            address = self._address
+            if address is None:
+                raise self._detached_error("detach")
+            array = self._array
+            # References to the array: self._array, `array` and
+            # getrefcount's argument. Any other one is a view.
+            if array is not None and sys.getrefcount(array) > 3:
+                raise BufferError(
+                    f"detach {self._key}: views of its memory are still "
+                    "alive (memoryviews, slices, numpy arrays); delete them "
+                    "first")
+            self._array = None
+            self._address = None
+        _live.discard(self)
+        if self._pid == os.getpid():
+            check(_ffi.lib.shmlib_detach(address))
+
+    def destroy(self):
+        """Destroys the segment (see shmlib.destroy); does not detach."""
+        destroy(self._key)
+
+    def _detached_error(self, op):
+        return NotAttached(_ffi.ENOTATTACHED,
+                           f"{op} {self._key}: the segment is detached; "
+                           "attach it again to reach its memory")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._address is not None:
+            self.detach()
+
+    def __reduce__(self):
+        return (_reattach, (self._key, self._readonly))
+
+    def __del__(self):
+        # Unmap a forgotten mapping, as mmap does; if views are alive the
+        # mapping stays until they are gone from the process, which is safe.
+        try:
+            if self._address is not None:
+                self.detach()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "detached" if self._address is None else f"at 0x{self._address:x}"
+        mode = ", readonly" if self._readonly else ""
+        return f"<shmlib.Segment {self._key} {self._size} bytes{mode} {state}>"
+
+
+def _size_arg(op, size):
+    # ctypes would silently wrap a negative or huge size into a c_uint64.
+    if not isinstance(size, int):
+        raise TypeError(f"{op}: size must be an int, not {type(size).__name__}")
+    if not 0 <= size < 2**64:
+        raise InvalidArgument(_ffi.EINVAL,
+                              f"{op}: size must be at least 1 byte, not {size}")
+    return size
+
+
+def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
+    """shmlib_create(): returns (canonical key, True if opened not created)."""
+    if backend not in (None, "posix", "sysv"):
+        raise InvalidArgument(_ffi.EINVAL, f"create: backend must be 'posix' "
+                              f"or 'sysv', not {backend!r}")
+    if key is None:
+        key = (backend or "posix") + ":"
+    elif backend is not None:
+        is_sysv = key.startswith("sysv:") if isinstance(key, str) else None
+        if is_sysv is not None and is_sysv != (backend == "sysv"):
+            raise InvalidArgument(_ffi.EINVAL,
+                                  f"create {key}: not a {backend} key")
+    raw = keys.encode(key, "create")
+    _fork.refuse_if_forked("create", key)
+    size = _size_arg("create", size)
+    if not isinstance(mode, int) or not 0 <= mode < 2**32:
+        raise InvalidArgument(_ffi.EINVAL,
+                              f"create {key}: mode must be 0..0o777, not {mode!r}")
+    flags = ((_ffi.OPEN_EXISTING if open_existing else 0)
+             | (_ffi.HUGETLB if hugetlb else 0)
+             | (_ffi.SPARSE if sparse else 0))
+    out = ctypes.create_string_buffer(_ffi.KEY_MAX)
+    rc = check(_ffi.lib.shmlib_create(raw, size, mode, flags, out, len(out)))
+    return os.fsdecode(out.value), rc == _ffi.OPENED
+
+
+def create_detached(size, key=None, *, backend=None, mode=0o600,
+                    open_existing=False, hugetlb=False, sparse=False,
+                    destroy_on_exit=False):
+    """Creates a segment without attaching it and returns its canonical key.
+
+    Takes the arguments of create().
+    """
+    key, _ = _create_key(size, key, backend, mode, open_existing, hugetlb,
+                         sparse)
+    if destroy_on_exit:
+        _register_destroy_at_exit(key)
+    return key
+
+
+def create(size, key=None, *, backend=None, mode=0o600, open_existing=False,
+           hugetlb=False, sparse=False, destroy_on_exit=False):
+    """Creates a segment of `size` zeroed bytes and attaches it: returns an
+    attached Segment.
+
+    key            where: "posix:/NAME" (or "/NAME"), "sysv:key=K",
+                   "sysv:private"; None lets the library choose a unique
+                   name for `backend`.
+    backend        "posix" (the default) or "sysv"; only needed with key=None.
+    mode           permission bits, applied exactly (the umask does not
+                   narrow them).
+    open_existing  if the segment exists (and is at least `size` bytes),
+                   attach it instead of raising AlreadyExists;
+                   Segment.created tells which happened.
+    hugetlb        System V only: back it with huge pages.
+    sparse         POSIX only: do not reserve the memory now (a full
+                   /dev/shm then faults on first touch instead of failing
+                   here).
+    destroy_on_exit  destroy the segment when this process exits normally.
+
+    Nothing is ever destroyed unless asked: the segment outlives this
+    process unless destroy() is called or destroy_on_exit is set.
+    """
+    key, opened = _create_key(size, key, backend, mode, open_existing,
+                              hugetlb, sparse)
+    try:
+        segment = attach(key)
+    except BaseException:
+        if not opened:  # a failed create() leaves nothing behind
+            with contextlib.suppress(Error):
+                destroy(key)
+        raise
+    segment._created = not opened
+    if destroy_on_exit:
+        _register_destroy_at_exit(key)
+    return segment
+
+
+def attach(key, *, readonly=False, populate=False, lock=False):
+    """Maps the segment named by `key` into this process.
+
+    readonly  map it read-only (works on a segment one may only read).
+    populate  pre-fault every page now.
+    lock      lock the pages in RAM (needs RLIMIT_MEMLOCK room).
+
+    Each attach is a new mapping, detached on its own. A POSIX object made
+    by multiprocessing.shared_memory is attached as "/" + sm.name (its name
+    has no leading slash) or posix_key(sm.name).
+    """
+    raw = keys.encode(key, "attach")
+    _fork.refuse_if_forked("attach", key)
+    flags = ((_ffi.RDONLY if readonly else 0)
+             | (_ffi.POPULATE if populate else 0)
+             | (_ffi.LOCK if lock else 0))
+    address = ctypes.c_void_p()
+    size = ctypes.c_uint64()
+    check(_ffi.lib.shmlib_attach(raw, None, flags, ctypes.byref(address),
+                                 ctypes.byref(size)))
+    canonical = keys.canonical(key) or _canonical_from_library(key)
+    return Segment._wrap(canonical, address.value, size.value, bool(readonly),
+                         os.getpid())
+
+
+def _canonical_from_library(key):
+    from .info import stat  # info imports this module
+    try:
+        return stat(key).key
+    except NotFound:  # destroyed since the attach: keep the caller's words
+        return key
+
+
+def destroy(key):
+    """Destroys the segment named by `key`: new attaches fail from now on.
+
+    Mappings that exist keep working until detached; the kernel frees the
+    memory after the last one. Any process the mode allows may destroy.
+    Raises NotFound if there is no such segment (or it is destroyed).
+    """
+    raw = keys.encode(key, "destroy")
+    _fork.refuse_if_forked("destroy", key)
+    check(_ffi.lib.shmlib_destroy(raw))
+    with _exit_lock:
+        _destroy_at_exit.pop(keys.canonical(key) or key, None)
+
+
+def _register_destroy_at_exit(key):
+    with _exit_lock:
+        if not _destroy_at_exit:
+            atexit.register(_destroy_registered)
+        _destroy_at_exit[key] = os.getpid()
+
+
+def _destroy_registered():
+    with _exit_lock:
+        pending = [key for key, pid in _destroy_at_exit.items()
+                   if pid == os.getpid()]
+    for key in pending:
+        try:
+            destroy(key)
+        except NotFound:
+            pass
+
+
+def _reattach(key, readonly):
+    """Unpickles a Segment: attach it, or in a forked child reuse the
+    mapping inherited from the parent."""
+    if not _fork.forked:
+        return attach(key, readonly=readonly)
+    for inherited in list(_live):
+        if (inherited._key == key and inherited._address is not None
+                and (readonly or not inherited._readonly)):
+            return Segment._wrap(key, inherited._address, inherited._size,
+                                 readonly, inherited._pid)
+    raise Forked(_ffi.EFORKED,
+                 f"attach {key}: this forked child did not inherit a "
+                 f"{'' if readonly else 'writable '}mapping of it (the "
+                 f"parent attached it after the fork, or not at all): "
+                 f"{FORK_HINT}")
