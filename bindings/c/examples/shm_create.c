@@ -144,9 +144,9 @@ int main(int argc, char **argv)
             pid, (char *)mem + GREETING_OFF, mapped_size);
 
     if (wait_for_reader) {
+        fprintf(stderr, "[shm_create %d] staying attached; press Enter to detach\n", pid);
         printf("ready\n");
         fflush(stdout);
-        fprintf(stderr, "[shm_create %d] staying attached; press Enter to detach\n", pid);
         int c;
         while ((c = getchar()) != EOF && c != '\n')
             ;
