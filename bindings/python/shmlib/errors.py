@@ -114,8 +114,9 @@ def from_code(code, message=None):
     last library message (so call this right after the failing call)."""
     if message is None:
         message = _last_error() or strerror(code)
-    if code == _ffi.EFORKED:
-        message = f"{message}: {FORK_HINT}"
+    if code == _ffi.EFORKED:  # the library's message says the rest
+        message += (" In Python: multiprocessing.get_context('spawn') or "
+                    "'forkserver'.")
     return _BY_CODE.get(code, Error)(code, message)
 
 

@@ -80,13 +80,12 @@ def list_segments():
     System V segments (by shmid), as a list of SegmentInfo."""
     _fork.refuse_if_forked("list")
     count = ctypes.c_size_t()
-    check(_ffi.lib.shmlib_list(None, 0, ctypes.byref(count)))
-    # Segments come and go between two calls: ask with some room to spare,
-    # and again with more if even that was not enough.
+    capacity = 64  # most machines have fewer; one call is then enough
     while True:
-        capacity = count.value + 16
         items = (_ffi.Stat * capacity)()
         rc = _ffi.lib.shmlib_list(items, capacity, ctypes.byref(count))
         if rc != _ffi.ERANGE:
             check(rc)
             return [SegmentInfo._from_stat(st) for st in items[:count.value]]
+        # Segments come and go between two calls: leave room to spare.
+        capacity = count.value + 16

@@ -12,8 +12,9 @@ import re
 from . import _ffi, _fork
 from .errors import InvalidArgument, check
 
-_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+# The number syntax of the library: 0x-prefixed hex or plain decimal (leading
+# zeros are decimal too, never octal).
+_NUMBER = re.compile(r"0x[0-9a-fA-F]+|[0-9]+")
 
 
 def encode(key, op):
@@ -30,24 +31,17 @@ def encode(key, op):
 
 
 def canonical(key):
-    """The canonical form of a key the library has just accepted, or None
-    where the spelling is unusual enough that only the library should
-    judge it (e.g. leading zeros, which some parsers read as octal)."""
-    if key.startswith("posix:/"):
-        return key
+    """The canonical form of a key ("/frames" -> "posix:/frames",
+    "sysv:key=42" -> "sysv:key=0x0000002a"); a key it does not recognise is
+    returned as it is, for the library to judge."""
     if key.startswith("/"):
         return "posix:" + key
-    if key.startswith("sysv:key="):
-        number = key[len("sysv:key="):]
-        if _HEX.fullmatch(number):
-            return f"sysv:key=0x{int(number, 16):08x}"
-        if _DECIMAL.fullmatch(number):
-            return f"sysv:key=0x{int(number):08x}"
-    elif key.startswith("sysv:id="):
-        number = key[len("sysv:id="):]
-        if _DECIMAL.fullmatch(number):
-            return key
-    return None
+    for prefix, form in (("sysv:key=", "sysv:key=0x{:08x}"),
+                         ("sysv:id=", "sysv:id={}")):
+        number = key[len(prefix):]
+        if key.startswith(prefix) and _NUMBER.fullmatch(number):
+            return form.format(int(number, 0 if number[:2] == "0x" else 10))
+    return key
 
 
 def ftok(path, proj_id):
@@ -87,7 +81,7 @@ def posix_key(name):
 def posix_name(key):
     """The name multiprocessing.shared_memory.SharedMemory(name=...) takes
     for a POSIX key ("posix:/frames" or "/frames" -> "frames")."""
-    full = canonical(key) if isinstance(key, str) else None
-    if full is None or not full.startswith("posix:/"):
+    full = canonical(key) if isinstance(key, str) else ""
+    if not full.startswith("posix:/"):
         raise InvalidArgument(_ffi.EINVAL, f"{key!r} is not a POSIX key")
     return full[len("posix:/"):]

@@ -319,17 +319,8 @@ def attach(key, *, readonly=False, populate=False, lock=False):
     size = ctypes.c_uint64()
     check(_ffi.lib.shmlib_attach(raw, None, flags, ctypes.byref(address),
                                  ctypes.byref(size)))
-    canonical = keys.canonical(key) or _canonical_from_library(key)
-    return Segment._wrap(canonical, address.value, size.value, bool(readonly),
-                         os.getpid())
-
-
-def _canonical_from_library(key):
-    from .info import stat  # info imports this module
-    try:
-        return stat(key).key
-    except NotFound:  # destroyed since the attach: keep the caller's words
-        return key
+    return Segment._wrap(keys.canonical(key), address.value, size.value,
+                         bool(readonly), os.getpid())
 
 
 def destroy(key):
@@ -343,7 +334,7 @@ def destroy(key):
     _fork.refuse_if_forked("destroy", key)
     check(_ffi.lib.shmlib_destroy(raw))
     with _exit_lock:
-        _destroy_at_exit.pop(keys.canonical(key) or key, None)
+        _destroy_at_exit.pop(keys.canonical(key), None)
 
 
 def _register_destroy_at_exit(key):

@@ -1,0 +1,104 @@
+"""Fixtures for the shmlib tests: unique keys, cleanup, and a leak check.
+
+Tests import shmlib from this source tree, with the libshm.so that
+`make lib` copies into it (or $SHMLIB_LIBRARY).
+"""
+
+import contextlib
+import gc
+import itertools
+import os
+import random
+import sys
+
+import pytest
+
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PYTHON_DIR)
+
+import shmlib  # noqa: E402  (needs the path above)
+
+SHM_DIR = "/dev/shm"
+SYSV_TABLE = "/proc/sysvipc/shm"
+
+_counter = itertools.count()
+
+
+def unique_name():
+    """A POSIX name no other test, run or process uses at the same time."""
+    return f"shmlib-test-{os.getpid()}-{next(_counter)}"
+
+
+def unused_sysv_key():
+    """A random System V key no segment has right now."""
+    while True:
+        key = f"sysv:key=0x{random.getrandbits(32) or 1:08x}"
+        try:
+            shmlib.stat(key)
+        except shmlib.NotFound:
+            return key
+
+
+def _segments():
+    """Every segment that exists now: /dev/shm names and System V
+    (key, shmid) pairs (a key made again gets a new shmid)."""
+    found = {"posix:/" + name for name in os.listdir(SHM_DIR)}
+    with open(SYSV_TABLE) as table:
+        next(table)  # the header line
+        for line in table:
+            key, shmid = line.split()[:2]
+            found.add(f"sysv key={int(key) & 0xffffffff:#010x} shmid={shmid}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaked_segments():
+    """Fails the session if a segment made during it is still there."""
+    before = _segments()
+    yield
+    gc.collect()  # unmap Segments that tests dropped without detaching
+    leaked = _segments() - before
+    if leaked:
+        pytest.fail("segments left behind by the tests:\n  "
+                    + "\n  ".join(sorted(leaked)))
+
+
+@pytest.fixture
+def cleanup():
+    """`cleanup(key)` registers a key to destroy after the test (it may be
+    gone already) and returns it; a Segment given instead is detached, then destroyed."""
+    keys, segments = [], []
+
+    def register(thing):
+        if isinstance(thing, shmlib.Segment):
+            segments.append(thing)
+            keys.append(thing.key)
+        else:
+            keys.append(thing)
+        return thing
+
+    yield register
+    for segment in segments:
+        with contextlib.suppress(ValueError, BufferError):
+            segment.detach()
+    for key in keys:
+        with contextlib.suppress(shmlib.NotFound):
+            shmlib.destroy(key)
+
+
+@pytest.fixture
+def posix_key(cleanup):
+    """A fresh POSIX key, not yet created, destroyed after the test."""
+    return cleanup("posix:/" + unique_name())
+
+
+@pytest.fixture
+def segment(cleanup):
+    """An attached 4 KiB POSIX segment, detached and destroyed after."""
+    return cleanup(shmlib.create(4096, "posix:/" + unique_name()))
+
+
+@pytest.fixture(params=["posix", "sysv"])
+def any_segment(request, cleanup):
+    """An attached 4 KiB segment of each backend in turn."""
+    return cleanup(shmlib.create(4096, backend=request.param))

@@ -1,0 +1,113 @@
+"""The ctypes layer against include/shmlib.h: every function declared, every
+constant and the stat layout the same, and a clear ImportError."""
+
+import ctypes
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import shmlib
+from shmlib import _ffi
+
+HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                      "include", "shmlib.h")
+
+
+@pytest.fixture(scope="module")
+def header():
+    if not os.path.exists(HEADER):
+        pytest.skip("include/shmlib.h is not here (installed package?)")
+    with open(HEADER) as f:
+        return f.read()
+
+
+def test_every_header_function_has_a_prototype(header):
+    declared = set(re.findall(r"\b(shmlib_\w+)\s*\(", header))
+    declared -= {"shmlib_stat_t"}
+    assert len(declared) == 11, declared
+    for name in declared:
+        func = getattr(_ffi.lib, name)
+        assert func.restype is not None, name
+        assert func.argtypes is not None, name
+
+
+def test_constants_match_the_header(header):
+    defines = dict(re.findall(r"#define SHMLIB_(\w+)\s+(-?(?:0x)?[0-9a-fA-F]+)u?\b",
+                              header))
+    checked = 0
+    for name, value in defines.items():
+        if hasattr(_ffi, name):
+            assert getattr(_ffi, name) == int(value, 0), name
+            checked += 1
+    assert checked >= 25
+
+
+def test_stat_layout_matches_the_header():
+    assert ctypes.sizeof(_ffi.Stat) == 408
+    assert _ffi.Stat.size.offset == 272
+    assert _ffi.Stat.backend.offset == 312
+    assert _ffi.Stat.ipc_key.offset == 348
+    assert _ffi.Stat.reserved.offset == 360
+
+
+def test_version():
+    assert shmlib.library_version() == "0.1.0"
+    assert _ffi.lib.shmlib_version() == 100
+
+
+def test_strerror():
+    assert shmlib.strerror(-2) == "no such segment"
+    assert shmlib.strerror(12345) == "unknown error code"
+
+
+def test_library_path_is_absolute_and_loaded():
+    assert os.path.isabs(shmlib.library_path())
+    assert os.path.exists(shmlib.library_path())
+
+
+def _import_with_library(value):
+    env = dict(os.environ, SHMLIB_LIBRARY=value,
+               PYTHONPATH=os.path.dirname(os.path.dirname(shmlib.__file__)))
+    return subprocess.run([sys.executable, "-c", "import shmlib"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_missing_library_is_one_clear_import_error(tmp_path):
+    missing = str(tmp_path / "no-such-libshm.so")
+    result = _import_with_library(missing)
+    assert result.returncode != 0
+    assert "ImportError" in result.stderr
+    assert missing in result.stderr
+    assert "make lib" in result.stderr and "SHMLIB_LIBRARY" in result.stderr
+
+
+def test_shmlib_library_env_is_used(tmp_path):
+    # A copy elsewhere, named by the variable, is the one loaded.
+    copy = tmp_path / "libshm-copy.so"
+    with open(shmlib.library_path(), "rb") as src:
+        copy.write_bytes(src.read())
+    env = dict(os.environ, SHMLIB_LIBRARY=str(copy),
+               PYTHONPATH=os.path.dirname(os.path.dirname(shmlib.__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", "import shmlib; print(shmlib.library_path())"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(copy)
+
+
+def _libc_path():
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if re.search(r"/libc[.-][^/]*so", path):
+                return path
+    pytest.skip("libc's path not found in /proc/self/maps")
+
+
+def test_a_library_that_is_not_libshm_is_refused():
+    result = _import_with_library(_libc_path())
+    assert result.returncode != 0
+    assert "does not export shmlib_" in result.stderr
