@@ -1,0 +1,78 @@
+// Package shmlib creates, attaches, detaches and destroys shared memory
+// segments, POSIX (/dev/shm) and System V (shmget), from pure Go.
+//
+// It is the Go face of libshm: the same core that libshm.so exports to C
+// and Python, compiled into your program, without cgo. A Go program must
+// not load libshm.so itself (a second Go runtime in a Go process is not
+// supported and takes over its SIGURG); it imports this package instead and
+// meets C and Python processes on the very same kernel segments, named by
+// the very same keys.
+//
+// # Keys
+//
+// Every segment is named by a key, a short string one process can hand to
+// another on a command line, in a file or in the environment:
+//
+//	posix:/NAME   a POSIX object, the file /dev/shm/NAME (also written /NAME),
+//	              the one glibc's shm_open and Python's shared_memory use
+//	sysv:key=K    a System V segment by its IPC key, hex (0x5a01c0de) or decimal
+//	sysv:id=N     a System V segment by its shmid
+//
+// Only [Create] also takes keys that let the library choose: "" or "posix:"
+// (a POSIX object with a generated name), "sysv:" (a random IPC key) and
+// "sysv:private" (IPC_PRIVATE, named sysv:id=N afterwards). Keys the
+// package returns are canonical: "posix:/NAME", "sysv:key=0x%08x",
+// "sysv:id=N". [Ftok] turns a file into a System V key as glibc's ftok does.
+//
+// # Lifecycle
+//
+//	Create   makes a segment and returns its key. Nothing is mapped yet; the
+//	         segment exists in the kernel on its own.
+//	Attach   maps it into this process. Every Attach is a new, independent
+//	         [Mapping], in this process or any other, and all of them see
+//	         the same pages: a byte written through one is seen by every
+//	         other at once.
+//	Detach   ends ONE mapping in THIS process ([Mapping.Detach]). The
+//	         segment and its contents live on, for others and for a later
+//	         Attach.
+//	Destroy  removes the segment, by key. New attaches fail with
+//	         [ErrNotExist]; mappings that exist keep working until they are
+//	         detached, and the kernel frees the memory after the last one.
+//
+// Detach is "I am done with it"; Destroy is "everybody is done with it".
+// Exiting, crashing or detaching never destroys a segment: a program that
+// creates segments must Destroy them, or they stay in memory until the
+// machine restarts ([List] and `ipcs -m` show what is left).
+//
+// # Memory
+//
+// [Mapping.Bytes] is a []byte over the shared pages themselves, not a copy.
+// It is valid only until [Mapping.Detach]: the pages are unmapped then, and
+// touching the slice afterwards crashes the program. Write through a
+// read-only mapping, or touch a POSIX segment that another process has
+// truncated, and the program crashes too ("fatal error: fault"), because
+// the Go runtime does not let ordinary code survive a fault on memory it
+// does not manage. [Mapping.ReadAt] and [Mapping.WriteAt] are the safe way:
+// they hold the mapping against a concurrent Detach and turn a fault into
+// [ErrFault]. Code that works on Bytes directly can guard itself with
+// [runtime/debug.SetPanicOnFault]; see the example of [Mapping.Bytes].
+//
+// # Errors
+//
+// Every error is an [*Error] that names the operation, the key and what went
+// wrong ("attach posix:/frames: no such segment"). It matches one of the
+// Err* codes, which are the C API's SHMLIB_E* codes, and the io/fs
+// sentinels where one fits, and wraps the system call's error where there
+// is one:
+//
+//	errors.Is(err, shmlib.ErrNotExist)   // the code
+//	errors.Is(err, fs.ErrNotExist)       // the io/fs sentinel
+//	errors.Is(err, unix.ENOENT)          // the errno, when the kernel said so
+//
+// # Concurrency
+//
+// Every function and method may be called from any number of goroutines at
+// once. Of concurrent Detach calls on one Mapping exactly one succeeds.
+// Synchronizing the contents of a segment between processes (atomics, a
+// lock in the segment, a pipe) is up to the caller.
+package shmlib
