@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""bench/run.py BUILD - `make bench`: libshm against its baselines.
+
+Runs, all in one go so the numbers share the machine's mood:
+
+  lifecycle.posix/.sysv, attach.posix/.sysv   build/bench/lifecycle
+      libshm against the same system calls made directly (bench/lifecycle.c
+      says exactly which); target ratio <= 1.10.
+  call.version    build/bench/call: one shmlib_version() call from C against
+                  a plain C call into another shared object.
+  load            dlopen + first call of libshm, in a fresh process each time,
+                  against the same for a one-function C library (libtiny,
+                  built here from bench/helpers/tiny.c).
+  load.go-empty   the same for an empty Go c-shared library, built here with
+                  libshm's flags: the share of `load` that is the Go runtime.
+  size            bytes of libshm.so stripped, against that empty Go library
+                  stripped: what libshm adds to the Go runtime it carries.
+  bindings/python/bench/bench_py.py, if it exists: its JSON list of entries.
+
+Prints a table and writes BUILD/bench.json, a list of entries:
+  name, value, unit, baseline, baseline_value, ratio (= value / baseline_value,
+  null without a baseline value), and where there is one, target and better
+  ("lower"/"higher"), which apply to the ratio; plus the raw runs and notes.
+
+Each microbenchmark reports the median of several interleaved runs (see
+bench/lifecycle.c). Exits nonzero if a benchmark fails or leaves a segment
+behind; a missed target is reported, not a failure.
+
+Standard library only.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CC = os.environ.get("CC", "cc")
+GO = os.environ.get("GO", "go")
+CFLAGS = ["-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror"]
+
+RUNS = 9            # interleaved runs per microbenchmark; the median is kept
+RUN_MS = 150        # length of one run of the libshm side
+LOAD_RUNS = 31      # fresh processes per library for the load benchmarks
+TARGET_RATIO = 1.10
+
+# A library with one export and nothing else: the Go runtime alone.
+GO_EMPTY = """package main
+
+import "C"
+
+//export goempty_version
+func goempty_version() C.uint { return 100 }
+
+func main() {}
+"""
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print(f"bench: {msg}", file=sys.stderr)
+
+
+def run(cmd, timeout=120, **kw):
+    return subprocess.run(cmd, check=True, timeout=timeout, text=True,
+                          stdout=subprocess.PIPE, **kw)
+
+
+# ------------------------------------------------------------ leak checks
+
+def sysv_segments():
+    """(shmid, key, cpid) of every System V segment, from the kernel's table."""
+    rows = Path("/proc/sysvipc/shm").read_text().splitlines()
+    head = rows[0].split()
+    out = []
+    for row in rows[1:]:
+        f = dict(zip(head, row.split()))
+        out.append((int(f["shmid"]), int(f["key"]), int(f["cpid"])))
+    return out
+
+
+def run_checked(cmd, timeout, own_prefix=None):
+    """Runs a benchmark program and returns its stdout. Then removes what it
+    left behind: System V segments it created (by creator pid) and /dev/shm
+    files named own_prefix + its pid; each is a failure. Other POSIX objects
+    that appeared meanwhile are only reported: they may belong to another
+    program on this machine."""
+    before = set(os.listdir("/dev/shm"))
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, text=True, stdout=subprocess.PIPE)
+    what = Path(str(cmd[-1] if cmd[0] == sys.executable else cmd[0])).name
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()   # the C programs' SIGTERM handlers remove their segments
+        out, _ = proc.communicate()
+        fail(f"{what} timed out after {timeout} s")
+    finally:
+        for shmid, key, cpid in sysv_segments():
+            if cpid == proc.pid:
+                fail(f"{what} left System V segment {shmid} (key 0x{key & 0xffffffff:08x}); removed")
+                subprocess.run(["ipcrm", "-m", str(shmid)], check=False)
+        for name in sorted(set(os.listdir("/dev/shm")) - before):
+            if own_prefix and name.startswith(f"{own_prefix}{proc.pid}-"):
+                fail(f"{what} left /dev/shm/{name}; removed")
+                os.unlink(f"/dev/shm/{name}")
+            else:
+                print(f"bench: warning: /dev/shm/{name} appeared while {what} ran "
+                      "and is still there", file=sys.stderr)
+    if proc.returncode != 0:
+        fail(f"{what} exited with status {proc.returncode}")
+    return out
+
+
+def run_c_bench(prog, *args):
+    """Runs one C benchmark; returns its JSON lines as dicts."""
+    out = run_checked([prog, *args], timeout=60, own_prefix="shmlib-bench-")
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- entries
+
+def entry(name, unit, value, baseline, baseline_value, notes, target=None,
+          runs=None, baseline_runs=None):
+    e = {"name": name, "value": value, "unit": unit, "baseline": baseline,
+         "baseline_value": baseline_value,
+         "ratio": value / baseline_value if baseline_value else None}
+    if target is not None:
+        e["target"] = target
+        e["better"] = "lower"
+    if runs is not None:
+        e["runs"] = runs
+        e["baseline_runs"] = baseline_runs
+    e["notes"] = notes
+    return e
+
+
+NOTES = {
+    "lifecycle.posix": "ns per create+attach+write 1 byte+detach+destroy of a 4 KiB POSIX "
+                       "object; raw-c: open(O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC)+fchmod+"
+                       "ftruncate+fallocate+close, open+fstat+mmap+close, munmap, unlink",
+    "lifecycle.sysv": "ns per create+attach+write 1 byte+detach+destroy of a 4 KiB System V "
+                      "segment; raw-c: shmget(IPC_CREAT|IPC_EXCL), shmget+IPC_STAT+shmat, "
+                      "shmdt, IPC_RMID",
+    "attach.posix": "ns per attach+detach of an existing 4 KiB POSIX object; "
+                    "raw-c: open+fstat+mmap+close, munmap",
+    "attach.sysv": "ns per attach+detach of an existing 4 KiB System V segment; "
+                   "raw-c: shmget+IPC_STAT+shmat, shmdt",
+    "call.version": "ns per shmlib_version() call from C (C guard -> Go -> back); "
+                    "c-function: indirect call of a trivial function in another shared object",
+}
+
+
+def from_c_record(rec):
+    name = rec["name"]
+    runs, base_runs = rec["value_runs"], rec["baseline_runs"]
+    target = TARGET_RATIO if name.startswith(("lifecycle.", "attach.")) else None
+    return entry(name, rec["unit"], statistics.median(runs), rec["baseline"],
+                 statistics.median(base_runs), NOTES[name], target, runs, base_runs)
+
+
+def load_times(loader, libs):
+    """Median ms of dlopen + first call for each (path, symbol) in libs, each
+    time in a fresh process, the libraries taking turns."""
+    times = {lib: [] for lib in libs}
+    for _ in range(LOAD_RUNS):
+        for path, symbol in libs:
+            out = run([str(loader), str(path), symbol], timeout=30).stdout
+            times[(path, symbol)].append(float(out.split()[0]))
+    return {lib: (statistics.median(t), t) for lib, t in times.items()}
+
+
+def stripped_size(path):
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "lib.so"
+        run(["strip", "--strip-all", "-o", str(copy), str(path)])
+        return copy.stat().st_size
+
+
+def build_go_empty(outdir):
+    """The empty Go c-shared library, built as the Makefile builds libshm and
+    for the same Go language version (which sets the runtime's GODEBUG
+    defaults). Its own go.mod keeps it out of the project's ./... patterns."""
+    go_line = re.search(r"^go .*$", (ROOT / "go.mod").read_text(), re.M).group(0)
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "go.mod").write_text(f"module goempty\n\n{go_line}\n")
+    (outdir / "main.go").write_text(GO_EMPTY)
+    env = dict(os.environ, CGO_ENABLED="1", GOWORK="off", GOTOOLCHAIN="local")
+    run([GO, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w",
+         "-o", "libgoempty.so", "."], cwd=outdir, env=env, timeout=300)
+    return outdir / "libgoempty.so"
+
+
+def python_entries(script):
+    """The entries bench_py.py prints, as a JSON list."""
+    try:
+        entries = json.loads(run_checked([sys.executable, script], timeout=120))
+    except ValueError as e:
+        fail(f"{script.relative_to(ROOT)} printed no JSON list: {e}")
+        return []
+    for e in entries:
+        # ratio = value / baseline_value, whoever measured it.
+        bv = e.get("baseline_value")
+        e["ratio"] = e["value"] / bv if isinstance(bv, (int, float)) and bv else None
+    return entries
+
+
+# ------------------------------------------------------------------ table
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "bytes":
+        return f"{v:,.0f}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if unit != "ms" else f"{v:.3f}"
+
+
+def print_table(entries):
+    rows = [("benchmark", "value", "unit", "baseline", "baseline value", "ratio", "target")]
+    for e in entries:
+        ratio, target = e.get("ratio"), e.get("target")
+        verdict = "-"
+        if target is not None and ratio is not None:
+            ok = ratio <= target if e.get("better", "lower") == "lower" else ratio >= target
+            sign = "<=" if e.get("better", "lower") == "lower" else ">="
+            verdict = f"{sign} {target:.2f} {'ok' if ok else 'MISSED'}"
+        rows.append((e["name"], fmt(e["value"], e["unit"]), e["unit"],
+                     str(e.get("baseline") or "-"), fmt(e.get("baseline_value"), e["unit"]),
+                     "-" if ratio is None else f"{ratio:.2f}", verdict))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right = {1, 4, 5}
+    for n, r in enumerate(rows):
+        print("  ".join(c.rjust(w) if i in right else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main():
+    build = Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
+    bench_dir = build / "bench"
+    libshm = build / "libshm.so"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+
+    # The helpers that must not be linked with libshm (see their comments).
+    libtiny, loader = bench_dir / "libtiny.so", bench_dir / "load"
+    run([CC, *CFLAGS, "-shared", "-fPIC", "-o", str(libtiny),
+         str(ROOT / "bench/helpers/tiny.c")])
+    run([CC, *CFLAGS, "-o", str(loader), str(ROOT / "bench/helpers/load.c"), "-ldl"])
+    try:
+        goempty = build_go_empty(bench_dir / "goempty")
+    except (subprocess.SubprocessError, OSError) as e:
+        fail(f"could not build the empty Go library: {e}")
+        goempty = None
+
+    entries = []
+    print("bench: lifecycle and attach (libshm vs raw system calls) ...", file=sys.stderr)
+    entries += [from_c_record(r) for r in run_c_bench(bench_dir / "lifecycle", RUNS, RUN_MS)]
+    print("bench: call ...", file=sys.stderr)
+    entries += [from_c_record(r) for r in run_c_bench(bench_dir / "call", libtiny, RUNS, 100)]
+
+    print("bench: load ...", file=sys.stderr)
+    libs = [(libshm, "shmlib_version"), (libtiny, "tiny_version")]
+    if goempty:
+        libs.append((goempty, "goempty_version"))
+    loads = load_times(loader, libs)
+    (shm_ms, shm_runs), (tiny_ms, tiny_runs) = loads[libs[0]], loads[libs[1]]
+    entries.append(entry(
+        "load", "ms", shm_ms, "c-library", tiny_ms,
+        "ms for dlopen(build/libshm.so) + first shmlib_version() call in a fresh process, "
+        f"median of {LOAD_RUNS}; c-library: the same for libtiny.so, one C function "
+        "built from bench/helpers/tiny.c", runs=shm_runs, baseline_runs=tiny_runs))
+    if goempty:
+        go_ms, go_runs = loads[libs[2]]
+        entries.append(entry(
+            "load.go-empty", "ms", go_ms, "c-library", tiny_ms,
+            "the same for an empty Go c-shared library (one export, libshm's build flags): "
+            "the Go runtime's share of `load`", runs=go_runs, baseline_runs=tiny_runs))
+
+    size = stripped_size(libshm)
+    entries.append(entry(
+        "size", "bytes", size, "go-empty" if goempty else None,
+        stripped_size(goempty) if goempty else None,
+        "bytes of build/libshm.so after strip --strip-all; baseline: an empty Go "
+        "c-shared library built with the same flags and stripped, i.e. the Go runtime "
+        "every such library carries"))
+
+    py_bench = ROOT / "bindings/python/bench/bench_py.py"
+    if py_bench.exists():
+        print(f"bench: {py_bench.relative_to(ROOT)} ...", file=sys.stderr)
+        entries += python_entries(py_bench)
+
+    print()
+    print_table(entries)
+    (build / "bench.json").write_text(json.dumps(entries, indent=2) + "\n")
+    print(f"\nwrote {build / 'bench.json'}")
+    if failures:
+        print(f"bench: {len(failures)} problem(s):\n  " + "\n  ".join(failures), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
