@@ -59,7 +59,8 @@ def no_leaked_segments():
     gc.collect()  # unmap Segments that tests dropped without detaching
     leaked = _segments() - before
     if leaked:
-        pytest.fail("segments left behind by the tests:\n  "
+        pytest.fail("segments left behind by the tests (or made meanwhile "
+                    "by another program on this machine):\n  "
                     + "\n  ".join(sorted(leaked)))
 
 
