@@ -47,8 +47,13 @@ cleanup() {
         wait "$creator_pid" 2>/dev/null
     fi
     if [[ -n $live_key ]]; then
-        if "$BIN/shm_destroy" "$live_key" >/dev/null || remove_raw "$live_key"; then
+        local out
+        if out=$("$BIN/shm_destroy" "$live_key" 2>&1); then
             echo "cleanup: destroyed $live_key"
+        elif [[ $out == *"no such segment"* ]]; then
+            echo "cleanup: $live_key is gone already"
+        elif remove_raw "$live_key"; then
+            echo "cleanup: removed $live_key without libshm"
         else
             echo "cleanup: could not remove $live_key; please remove it by hand"
         fi

@@ -7,6 +7,8 @@
  *            posix:/NAME or /NAME   a POSIX object, /dev/shm/NAME
  *            sysv:key=K             a System V segment with IPC key K
  *            posix: or sysv:        let the library choose a unique name
+ *            sysv:private           a System V segment with no key at all;
+ *                                   it is known by its id, sysv:id=N
  *          Default: posix: (a POSIX object with a generated name).
  * -s SIZE  size in bytes, with an optional K, M or G suffix (KiB, MiB, GiB).
  *          Default 4096; at least 128, to hold the layout below.
@@ -81,7 +83,8 @@ static int parse_size(const char *s, uint64_t *out)
 static void usage(void)
 {
     fprintf(stderr, "usage: shm_create [-s SIZE] [-w] [KEY]\n"
-                    "  KEY: posix:/NAME, /NAME, sysv:key=K, or posix: / sysv: to let libshm choose\n");
+                    "  KEY: posix:/NAME, /NAME, sysv:key=K, sysv:private,\n"
+                    "       or posix: / sysv: to let libshm choose (default posix:)\n");
     exit(2);
 }
 
@@ -96,8 +99,8 @@ int main(int argc, char **argv)
         switch (opt) {
         case 's':
             if (parse_size(optarg, &size) < 0 || size < PATTERN_OFF) {
-                fprintf(stderr, "shm_create: bad size '%s' (need at least %d bytes)\n",
-                        optarg, PATTERN_OFF);
+                fprintf(stderr, "shm_create: bad size '%s': give bytes, at least %d,"
+                                " with an optional K, M or G suffix\n", optarg, PATTERN_OFF);
                 return 2;
             }
             break;
