@@ -129,6 +129,7 @@ lifecycle() {
     while kill -0 "$creator_pid" 2>/dev/null && (( tenths++ < TIMEOUT * 10 )); do
         sleep 0.1
     done
+    kill -0 "$creator_pid" 2>/dev/null && fail "shm_create did not detach within $TIMEOUT s"
     wait "$creator_pid" || fail "shm_create failed"
     creator_pid=
     exec {to_creator}>&- {from_creator}<&-
