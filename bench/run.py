@@ -84,7 +84,7 @@ def sysv_segments():
     return out
 
 
-def run_checked(cmd, timeout, own_prefix=None):
+def run_checked(cmd, what, timeout, own_prefix=None):
     """Runs a benchmark program and returns its stdout. Then removes what it
     left behind: System V segments it created (by creator pid) and /dev/shm
     files named own_prefix + its pid; each is a failure. Other POSIX objects
@@ -92,7 +92,6 @@ def run_checked(cmd, timeout, own_prefix=None):
     program on this machine."""
     before = set(os.listdir("/dev/shm"))
     proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, text=True, stdout=subprocess.PIPE)
-    what = Path(str(cmd[-1] if cmd[0] == sys.executable else cmd[0])).name
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -118,7 +117,7 @@ def run_checked(cmd, timeout, own_prefix=None):
 
 def run_c_bench(prog, *args):
     """Runs one C benchmark; returns its JSON lines as dicts."""
-    out = run_checked([prog, *args], timeout=60, own_prefix="shmlib-bench-")
+    out = run_checked([prog, *args], prog.name, timeout=60, own_prefix="shmlib-bench-")
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
@@ -198,14 +197,15 @@ def build_go_empty(outdir):
 def python_entries(script):
     """The entries bench_py.py prints, as a JSON list."""
     try:
-        entries = json.loads(run_checked([sys.executable, script], timeout=120))
+        entries = json.loads(run_checked([sys.executable, script], script.name, timeout=120))
     except ValueError as e:
-        fail(f"{script.relative_to(ROOT)} printed no JSON list: {e}")
+        fail(f"{script.name} printed no JSON list: {e}")
         return []
     for e in entries:
         # ratio = value / baseline_value, whoever measured it.
-        bv = e.get("baseline_value")
-        e["ratio"] = e["value"] / bv if isinstance(bv, (int, float)) and bv else None
+        v, bv = e.get("value"), e.get("baseline_value")
+        numbers = all(isinstance(x, (int, float)) for x in (v, bv))
+        e["ratio"] = v / bv if numbers and bv else None
     return entries
 
 
@@ -214,6 +214,8 @@ def python_entries(script):
 def fmt(v, unit):
     if v is None:
         return "-"
+    if not isinstance(v, (int, float)):
+        return str(v)
     if unit == "bytes":
         return f"{v:,.0f}"
     if abs(v) >= 1000:
@@ -229,11 +231,12 @@ def print_table(entries):
         ratio, target = e.get("ratio"), e.get("target")
         verdict = "-"
         if target is not None and ratio is not None:
-            ok = ratio <= target if e.get("better", "lower") == "lower" else ratio >= target
-            sign = "<=" if e.get("better", "lower") == "lower" else ">="
-            verdict = f"{sign} {target:.2f} {'ok' if ok else 'MISSED'}"
-        rows.append((e["name"], fmt(e["value"], e["unit"]), e["unit"],
-                     str(e.get("baseline") or "-"), fmt(e.get("baseline_value"), e["unit"]),
+            lower = e.get("better", "lower") == "lower"
+            ok = ratio <= target if lower else ratio >= target
+            verdict = f"{'<=' if lower else '>='} {target:.2f} {'ok' if ok else 'MISSED'}"
+        unit = e.get("unit", "")
+        rows.append((str(e.get("name")), fmt(e.get("value"), unit), unit,
+                     str(e.get("baseline") or "-"), fmt(e.get("baseline_value"), unit),
                      "-" if ratio is None else f"{ratio:.2f}", verdict))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     right = {1, 4, 5}
