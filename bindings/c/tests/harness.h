@@ -1,0 +1,217 @@
+/*
+ * harness.h - the few checks the C tests of libshm share.
+ *
+ * A failed check prints "FAIL file:line: ..." and the test goes on, so one
+ * run shows every failure. harness_finish() prints the closing line
+ * "N passed, N failed" and gives the exit status.
+ *
+ * Checks may run on several threads at once (the counters are atomic and
+ * each failure is printed with one stdio call), and in forked children,
+ * which report through their exit status (harness_child_exit).
+ */
+#ifndef LIBSHM_TEST_HARNESS_H
+#define LIBSHM_TEST_HARNESS_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shmlib.h"
+
+static int harness_passed;
+static int harness_failed;
+/* Printed in front of failures of a child process, e.g. "[nobody] ". */
+static const char *harness_role = "";
+
+static inline void harness_pass(void)
+{
+    __atomic_fetch_add(&harness_passed, 1, __ATOMIC_RELAXED);
+}
+
+static inline void harness_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline void harness_fail(const char *file, int line, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    __atomic_fetch_add(&harness_failed, 1, __ATOMIC_RELAXED);
+    printf("FAIL %s%s:%d: %s\n", harness_role, file, line, msg);
+    fflush(stdout);
+}
+
+/* The SHMLIB_* name of a return code, for failure messages. */
+static inline const char *harness_code_name(int rc)
+{
+    switch (rc) {
+    case SHMLIB_OK: return "SHMLIB_OK";
+    case SHMLIB_OPENED: return "SHMLIB_OPENED";
+    case SHMLIB_EINVAL: return "SHMLIB_EINVAL";
+    case SHMLIB_ENOENT: return "SHMLIB_ENOENT";
+    case SHMLIB_EEXIST: return "SHMLIB_EEXIST";
+    case SHMLIB_EACCES: return "SHMLIB_EACCES";
+    case SHMLIB_ENOMEM: return "SHMLIB_ENOMEM";
+    case SHMLIB_ERANGE: return "SHMLIB_ERANGE";
+    case SHMLIB_ENOTATTACHED: return "SHMLIB_ENOTATTACHED";
+    case SHMLIB_ENOTSUP: return "SHMLIB_ENOTSUP";
+    case SHMLIB_EFAULT: return "SHMLIB_EFAULT";
+    case SHMLIB_EFORKED: return "SHMLIB_EFORKED";
+    case SHMLIB_EOS: return "SHMLIB_EOS";
+    case SHMLIB_EINTERNAL: return "SHMLIB_EINTERNAL";
+    default: return "(not a libshm code)";
+    }
+}
+
+/* The calling thread's last libshm error message, in a per-thread buffer. */
+static inline const char *harness_last_error(void)
+{
+    static __thread char buf[1024];
+    if (shmlib_last_error(buf, sizeof buf) < 0 && buf[0] == '\0')
+        snprintf(buf, sizeof buf, "(shmlib_last_error failed)");
+    return buf;
+}
+
+static inline int harness_check(int ok, const char *file, int line, const char *expr)
+{
+    if (ok)
+        harness_pass();
+    else
+        harness_fail(file, line, "%s", expr);
+    return ok;
+}
+
+static inline int harness_check_rc(int rc, int want, const char *file, int line, const char *expr)
+{
+    if (rc == want) {
+        harness_pass();
+        return 1;
+    }
+    harness_fail(file, line, "%s returned %d %s, want %d %s; last error: \"%s\"", expr, rc,
+                 harness_code_name(rc), want, harness_code_name(want), harness_last_error());
+    return 0;
+}
+
+static inline int harness_check_int(long long got, long long want, const char *file, int line,
+                                    const char *expr)
+{
+    if (got == want) {
+        harness_pass();
+        return 1;
+    }
+    harness_fail(file, line, "%s is %lld (0x%llx), want %lld (0x%llx)", expr, got,
+                 (unsigned long long)got, want, (unsigned long long)want);
+    return 0;
+}
+
+static inline int harness_check_str(const char *got, const char *want, const char *file, int line,
+                                    const char *expr)
+{
+    if (got != NULL && want != NULL && strcmp(got, want) == 0) {
+        harness_pass();
+        return 1;
+    }
+    harness_fail(file, line, "%s is \"%s\", want \"%s\"", expr, got ? got : "(null)",
+                 want ? want : "(null)");
+    return 0;
+}
+
+/* Each evaluates its arguments once and gives 1 if the check passed. */
+#define CHECK(cond) harness_check((cond) != 0, __FILE__, __LINE__, #cond)
+/* CHECK with a message of its own, printed on failure. */
+#define CHECKF(cond, ...) \
+    ((cond) ? (harness_pass(), 1) : (harness_fail(__FILE__, __LINE__, __VA_ARGS__), 0))
+/* A libshm call returned `want`; on failure shows both codes and the last error. */
+#define CHECK_RC(call, want) harness_check_rc((call), (want), __FILE__, __LINE__, #call)
+#define CHECK_INT(got, want) \
+    harness_check_int((long long)(got), (long long)(want), __FILE__, __LINE__, #got)
+#define CHECK_STR(got, want) harness_check_str((got), (want), __FILE__, __LINE__, #got)
+
+/* Prints the closing line; the return value is main's exit status. */
+static inline int harness_finish(void)
+{
+    printf("%d passed, %d failed\n", harness_passed, harness_failed);
+    fflush(stdout);
+    return harness_failed == 0 ? 0 : 1;
+}
+
+/* Starts the checks of a forked child: it inherited the parent's counters,
+ * but its exit status must tell only of its own failures. */
+static inline void harness_child_begin(const char *role)
+{
+    harness_passed = 0;
+    harness_failed = 0;
+    harness_role = role;
+}
+
+/* Ends a forked or exec'd child: its failures were printed already, its exit
+ * status tells the parent whether there were any. _exit, because a forked
+ * child must not run the parent's atexit handlers or flush its stdio twice. */
+static inline __attribute__((noreturn)) void harness_child_exit(void)
+{
+    fflush(stdout);
+    _exit(harness_failed == 0 ? 0 : 1);
+}
+
+/* Waits for pid; returns its wait status, or -1. */
+static inline int harness_wait(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return status;
+}
+
+/*
+ * Runs this same program again in a new process, as
+ * "/proc/self/exe ROLE ARG...", and returns its wait status (-1 if it could
+ * not be started). argv is NULL-terminated and starts with the role. This is
+ * how the tests get a peer process that may use libshm: a child forked
+ * without exec may not (SHMLIB_EFORKED).
+ */
+static inline int harness_run_self(char *const argv[])
+{
+    char *args[16];
+    size_t n = 0;
+    args[n++] = (char *)"/proc/self/exe";
+    for (size_t i = 0; argv[i] != NULL && n < 15; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execv(args[0], args);
+        _exit(127);
+    }
+    return harness_wait(pid);
+}
+
+/* Is this wait status (of harness_wait or harness_run_self) a clean exit 0? */
+static inline int harness_check_exit_ok(int status, const char *what, const char *file, int line)
+{
+    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        harness_pass();
+        return 1;
+    }
+    harness_fail(file, line, "%s: wait status 0x%x (exit %d, signal %d)", what, (unsigned)status,
+                 status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                 status != -1 && WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return 0;
+}
+
+#define CHECK_EXIT_OK(status, what) harness_check_exit_ok((status), (what), __FILE__, __LINE__)
+
+#endif /* LIBSHM_TEST_HARNESS_H */
