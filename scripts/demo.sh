@@ -18,7 +18,7 @@
 # the script exits nonzero.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BIN=build/c
 SIZE=1M
 TIMEOUT=10        # seconds any one step may take before the demo gives up
