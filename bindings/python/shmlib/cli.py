@@ -1,0 +1,262 @@
+"""`python3 -m shmlib`: list, inspect, create, remove, read and write
+segments from a shell.
+
+Exit status: 0 success, 1 the library (or the operation) failed, 2 bad usage.
+Messages go to stderr; --json gives machine-readable output on stdout.
+"""
+
+import argparse
+import dataclasses
+import grp
+import json
+import os
+import pwd
+import re
+import sys
+import time
+
+import shmlib
+
+_SIZE = re.compile(r"([0-9]+)\s*(|k|kib|m|mib|g|gib|t|tib)", re.IGNORECASE)
+_SIZE_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+
+
+def _size(text):
+    """A size in bytes: 4096, 4k, 4KiB, 1M, 2G (powers of 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (bytes, or a number with K, M, G or T)")
+    size = int(match.group(1)) << _SIZE_UNITS[match.group(2)[:1].lower()]
+    if size < 1:
+        raise argparse.ArgumentTypeError("a segment holds at least 1 byte")
+    return size
+
+
+def _mode(text):
+    """Permission bits in octal: 0640, 640 or 0o640."""
+    try:
+        mode = int(text.removeprefix("0o"), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an octal mode between 0000 and 0777")
+    return mode
+
+
+def _user(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _alive(pid):
+    """True if a process with this pid exists, None if unknown."""
+    if not pid:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by somebody else
+        return True
+    return True
+
+
+def _as_dict(info):
+    record = dataclasses.asdict(info)
+    record["creator_alive"] = _alive(info.cpid)
+    return record
+
+
+def _dash(value):
+    return "-" if value is None else str(value)
+
+
+def _yes_no(flag):
+    return "-" if flag is None else ("yes" if flag else "no")
+
+
+def _when(seconds):
+    if not seconds:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(seconds))
+
+
+def cmd_ls(args):
+    infos = shmlib.list_segments()
+    if args.json:
+        json.dump([_as_dict(info) for info in infos], sys.stdout, indent=2)
+        print()
+        return 0
+    rows = [("KEY", "SIZE", "MODE", "OWNER", "NATTCH", "CPID", "ALIVE")]
+    for info in infos:
+        rows.append((info.key, str(info.size), f"{info.mode:04o}",
+                     _user(info.uid), _dash(info.nattach), _dash(info.cpid),
+                     _yes_no(_alive(info.cpid))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width)
+                        for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_info(args):
+    info = shmlib.stat(args.key)
+    if args.json:
+        json.dump(_as_dict(info), sys.stdout, indent=2)
+        print()
+        return 0
+    alive = _alive(info.cpid)
+    creator = _dash(info.cpid)
+    if alive is not None:
+        creator += " (running)" if alive else " (exited)"
+    lines = [
+        ("key", info.key),
+        ("backend", info.backend),
+        ("size", f"{info.size} bytes"),
+        ("mode", f"{info.mode:04o}"),
+        ("owner", f"{_user(info.uid)}:{_group(info.gid)}"),
+        ("creator", f"{_user(info.cuid)}:{_group(info.cgid)}"),
+        ("attached", _dash(info.nattach)),
+        ("creator pid", creator),
+        ("last pid", _dash(info.lpid)),
+        ("shmid", _dash(info.shmid)),
+        ("ipc key", "-" if info.ipc_key is None else f"0x{info.ipc_key:08x}"),
+        ("last attach" if info.backend == "sysv" else "last access",
+         _when(info.atime)),
+        ("last detach", _when(info.dtime) if info.backend == "sysv" else "-"),
+        ("last change", _when(info.ctime)),
+        ("destroyed", _yes_no(info.destroyed)),
+        ("locked", _yes_no(info.locked)),
+    ]
+    width = max(len(name) for name, _ in lines)
+    for name, value in lines:
+        print(f"{name + ':':<{width + 1}} {value}")
+    return 0
+
+
+def cmd_create(args):
+    key = shmlib.create_detached(args.size, args.key,
+                                 backend="sysv" if args.sysv else None,
+                                 mode=args.mode)
+    if args.json:
+        json.dump({"key": key, "size": args.size}, sys.stdout)
+        print()
+    else:
+        print(key)
+    return 0
+
+
+def cmd_rm(args):
+    status = 0
+    for key in args.keys:
+        try:
+            shmlib.destroy(key)
+        except shmlib.Error as exc:
+            print(f"shmlib: {exc}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_cat(args):
+    with shmlib.attach(args.key, readonly=True) as segment:
+        sys.stdout.buffer.write(segment.buf)
+        sys.stdout.buffer.flush()
+    return 0
+
+
+def cmd_write(args):
+    data = sys.stdin.buffer.read()
+    with shmlib.attach(args.key) as segment:
+        if len(data) > segment.size:
+            print(f"shmlib write: {len(data)} bytes do not fit in "
+                  f"{segment.key}, which holds {segment.size}; nothing "
+                  "written", file=sys.stderr)
+            return 1
+        segment.buf[:len(data)] = data
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python3 -m shmlib",
+        description="Shared memory segments (POSIX and System V) through "
+                    "libshm. Keys: posix:/NAME or /NAME, sysv:key=K, "
+                    "sysv:id=N.",
+        epilog="Exit status: 0 success, 1 failure, 2 bad usage.")
+    parser.add_argument("--version", action="version",
+                        version=f"shmlib {shmlib.__version__} (libshm "
+                                f"{shmlib.library_version()}, "
+                                f"{shmlib.library_path()})")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="COMMAND")
+
+    ls = commands.add_parser(
+        "ls", help="list every segment, POSIX and System V",
+        description="List segments: key, size, mode, owner, attach count "
+                    "and creator pid (System V only; '-' where the kernel "
+                    "does not record it) and whether the creator runs.")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(run=cmd_ls)
+
+    info = commands.add_parser("info", help="show what the kernel knows of KEY")
+    info.add_argument("key", metavar="KEY")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(run=cmd_info)
+
+    create = commands.add_parser(
+        "create", help="create a segment and print its key",
+        description="Create a zero-filled segment (not attached, not "
+                    "destroyed: remove it with `rm`) and print its key.")
+    create.add_argument("size", metavar="SIZE", type=_size,
+                        help="bytes, or with K, M, G, T (1024-based)")
+    create.add_argument("--key", help="the key to create (default: the "
+                                      "library picks a unique one)")
+    create.add_argument("--sysv", action="store_true",
+                        help="a System V segment (default: POSIX)")
+    create.add_argument("--mode", type=_mode, default=0o600,
+                        help="octal permission bits (default 0600)")
+    create.add_argument("--json", action="store_true", help="print JSON")
+    create.set_defaults(run=cmd_create)
+
+    rm = commands.add_parser("rm", help="destroy segments")
+    rm.add_argument("keys", metavar="KEY", nargs="+")
+    rm.set_defaults(run=cmd_rm)
+
+    cat = commands.add_parser("cat", help="write a segment's bytes to stdout")
+    cat.add_argument("key", metavar="KEY")
+    cat.set_defaults(run=cmd_cat)
+
+    write = commands.add_parser(
+        "write", help="copy stdin to the start of a segment",
+        description="Copy stdin to the start of the segment; the bytes "
+                    "after it are left alone. Fails if stdin is longer "
+                    "than the segment.")
+    write.add_argument("key", metavar="KEY")
+    write.set_defaults(run=cmd_write)
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except shmlib.Error as exc:
+        print(f"shmlib: {exc}", file=sys.stderr)  # it names the operation
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly. Point stdout at
+        # /dev/null so that the final flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

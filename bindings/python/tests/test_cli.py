@@ -1,0 +1,149 @@
+"""`python3 -m shmlib`, run as a separate process like a user would."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import shmlib
+from conftest import PYTHON_DIR, unique_name
+
+
+def run(*args, stdin=b""):
+    return subprocess.run([sys.executable, "-m", "shmlib", *args],
+                          input=stdin, capture_output=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=PYTHON_DIR))
+
+
+def ok(*args, stdin=b""):
+    result = run(*args, stdin=stdin)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr == b""
+    return result.stdout.decode()
+
+
+def test_create_prints_the_key_and_makes_the_segment(cleanup):
+    key = cleanup(ok("create", "4k", "--mode", "0640").strip())
+    assert key.startswith("posix:/")
+    info = shmlib.stat(key)
+    assert info.size == 4096 and info.mode == 0o640
+
+
+def test_create_with_key_sysv_and_json(cleanup):
+    name = "posix:/" + unique_name()
+    made = json.loads(ok("create", "100", "--key", name, "--json"))
+    assert made == {"key": cleanup(made["key"]), "size": 100}
+    assert made["key"] == name
+    sysv = json.loads(ok("create", "1M", "--sysv", "--json"))
+    cleanup(sysv["key"])
+    assert sysv["key"].startswith("sysv:key=0x") and sysv["size"] == 1 << 20
+
+
+def test_info(cleanup):
+    key = cleanup(ok("create", "5000", "--sysv", "--mode", "640").strip())
+    text = ok("info", key)
+    assert f"key:         {key}\n" in text
+    assert "size:        5000 bytes" in text and "mode:        0640" in text
+    assert "(exited)" in text  # its creator was the CLI process
+    record = json.loads(ok("info", key, "--json"))
+    assert record["key"] == key and record["size"] == 5000
+    assert record["mode"] == 0o640 and record["nattach"] == 0
+    assert record["creator_alive"] is False
+
+
+def test_ls_shows_both_kinds(cleanup, segment):
+    sysv = cleanup(shmlib.create(64, backend="sysv"))
+    rows = {line.split()[0]: line.split() for line in ok("ls").splitlines()}
+    assert rows["KEY"] == ["KEY", "SIZE", "MODE", "OWNER", "NATTCH", "CPID",
+                           "ALIVE"]
+    assert rows[segment.key][1:3] == ["4096", "0600"]
+    assert rows[segment.key][4:] == ["-", "-", "-"]  # POSIX: not recorded
+    assert rows[sysv.key][4:] == ["1", str(os.getpid()), "yes"]
+    listed = {r["key"]: r for r in json.loads(ok("ls", "--json"))}
+    assert listed[sysv.key]["creator_alive"] is True
+    assert listed[segment.key]["nattach"] is None
+
+
+def test_write_then_cat(segment):
+    data = bytes(range(256)) * 3
+    assert ok("write", segment.key, stdin=data) == ""
+    assert bytes(segment.buf[:len(data)]) == data
+    out = run("cat", segment.key)
+    assert out.returncode == 0
+    assert out.stdout == data + bytes(4096 - len(data))
+
+
+def test_write_too_long_fails_and_writes_nothing(segment):
+    result = run("write", segment.key, stdin=b"x" * 4097)
+    assert result.returncode == 1
+    assert b"4097 bytes do not fit" in result.stderr
+    assert bytes(segment.buf) == bytes(4096)
+
+
+def test_rm(cleanup):
+    first = cleanup(ok("create", "10").strip())
+    second = cleanup(ok("create", "10", "--sysv").strip())
+    assert ok("rm", first, second) == ""
+    for key in (first, second):
+        with pytest.raises(shmlib.NotFound):
+            shmlib.stat(key)
+
+
+def test_rm_reports_each_failure_and_goes_on(cleanup):
+    key = cleanup(ok("create", "10").strip())
+    result = run("rm", "/" + unique_name(), key)
+    assert result.returncode == 1
+    assert b"no such segment" in result.stderr
+    with pytest.raises(shmlib.NotFound):
+        shmlib.stat(key)
+
+
+@pytest.mark.parametrize("args", [
+    (), ("frobnicate",), ("create",), ("create", "abc"), ("create", "0"),
+    ("create", "10", "--mode", "999"), ("create", "10", "--mode", "rw"),
+    ("info",), ("rm",), ("ls", "extra"),
+])
+def test_usage_errors_exit_2(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert b"usage:" in result.stderr and result.stdout == b""
+
+
+@pytest.mark.parametrize("args", [
+    ("info", "nope"), ("info", "/" + "x" * 300), ("cat", "/shmlib-no-such"),
+    ("write", "sysv:id=x"), ("create", "10", "--key", "/a", "--sysv"),
+])
+def test_library_errors_exit_1_with_one_line(args):
+    result = run(*args)
+    assert result.returncode == 1
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shmlib: ")
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_create_existing_key_fails(segment):
+    result = run("create", "10", "--key", segment.key)
+    assert result.returncode == 1
+    assert b"exists" in result.stderr
+
+
+def test_cat_into_a_closed_pipe_is_quiet(segment):
+    # `shmlib cat KEY | head -c 1`, with head already gone: EPIPE, and no
+    # traceback on stderr.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-m", "shmlib", "cat", segment.key],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60,
+            env=dict(os.environ, PYTHONPATH=PYTHON_DIR))
+    finally:
+        os.close(write_end)
+    assert writer.returncode == 1
+    assert writer.stderr == b""
+
+
+def test_version():
+    assert ok("--version").startswith(f"shmlib {shmlib.__version__} (libshm ")
