@@ -38,7 +38,7 @@ func Attach(key string, opt AttachOptions) (Mapping, error) {
 	}
 	shown := k.String()
 	if opt.Fixed && (opt.Hint == 0 || opt.Hint%uintptr(unix.Getpagesize()) != 0) {
-		return Mapping{}, newError(op, shown, ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
+		return Mapping{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
 	}
 	var m *mapping
 	if k.Backend == keys.Posix {
@@ -165,7 +165,7 @@ func Detach(addr unsafe.Pointer) error {
 	const op = "detach"
 	shown := fmt.Sprintf("%p", addr)
 	if addr == nil {
-		return newError(op, "", ErrInvalid, "the address is NULL")
+		return NewError(op, "", ErrInvalid, "the address is NULL")
 	}
 	m := unregister(addr)
 	if m == nil {
@@ -173,7 +173,7 @@ func Detach(addr unsafe.Pointer) error {
 		if in := containing(addr); in != nil {
 			msg = fmt.Sprintf("inside the mapping of %s at %p; detach it by its start address", in.key, in.addr)
 		}
-		return newError(op, shown, ErrNotAttached, msg)
+		return NewError(op, shown, ErrNotAttached, msg)
 	}
 	if err := unmap(m); err != nil {
 		register(m)

@@ -53,13 +53,13 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	}
 	switch {
 	case k.Form == keys.ID:
-		return Created{}, newError(op, shown, ErrInvalid, "a segment cannot be created by id; use sysv:key=K, sysv: or sysv:private")
+		return Created{}, NewError(op, shown, ErrInvalid, "a segment cannot be created by id; use sysv:key=K, sysv: or sysv:private")
 	case size == 0:
-		return Created{}, newError(op, shown, ErrInvalid, "size is 0; a segment holds at least one byte")
+		return Created{}, NewError(op, shown, ErrInvalid, "size is 0; a segment holds at least one byte")
 	case size > math.MaxInt64:
-		return Created{}, newError(op, shown, ErrInvalid, fmt.Sprintf("size %d is larger than any segment can be", size))
+		return Created{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("size %d is larger than any segment can be", size))
 	case opt.Mode > 0o777:
-		return Created{}, newError(op, shown, ErrInvalid, fmt.Sprintf("mode %#o has bits beyond the permission bits 0777", opt.Mode))
+		return Created{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("mode %#o has bits beyond the permission bits 0777", opt.Mode))
 	}
 	if opt.Mode == 0 {
 		opt.Mode = DefaultMode
@@ -73,7 +73,7 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 func createPosix(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
 	const op = "create"
 	if opt.HugeTLB {
-		return Created{}, newError(op, shown, ErrNotSupported, "huge pages are not available for POSIX segments in /dev/shm (tmpfs); use a System V segment")
+		return Created{}, NewError(op, shown, ErrNotSupported, "huge pages are not available for POSIX segments in /dev/shm (tmpfs); use a System V segment")
 	}
 	auto := k.Form == keys.Auto
 	for try := 0; ; try++ {
@@ -119,7 +119,7 @@ func openExistingPosix(shown string, k keys.Key, size uint64) (Created, error) {
 		return Created{}, existingError(shown, err)
 	}
 	if uint64(st.Size) < size {
-		return Created{}, newError("create", shown, ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", st.Size, size))
+		return Created{}, NewError("create", shown, ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", st.Size, size))
 	}
 	return Created{Key: k.String(), Opened: true}, nil
 }
@@ -127,7 +127,7 @@ func openExistingPosix(shown string, k keys.Key, size uint64) (Created, error) {
 func createSysV(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
 	const op = "create"
 	if opt.Sparse {
-		return Created{}, newError(op, shown, ErrNotSupported, "SHMLIB_SPARSE is for POSIX segments; System V segments are always allocated on first touch")
+		return Created{}, NewError(op, shown, ErrNotSupported, "SHMLIB_SPARSE is for POSIX segments; System V segments are always allocated on first touch")
 	}
 	for try := 0; ; try++ {
 		var ipcKey uint32 // stays 0, IPC_PRIVATE, for keys.Private
@@ -188,7 +188,7 @@ func openExistingSysV(shown string, k keys.Key, size uint64) (Created, error) {
 		return Created{}, existingError(shown, err)
 	}
 	if d.Segsz < size {
-		return Created{}, newError("create", shown, ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", d.Segsz, size))
+		return Created{}, NewError("create", shown, ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", d.Segsz, size))
 	}
 	return Created{Key: k.String(), Opened: true}, nil
 }

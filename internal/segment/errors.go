@@ -26,6 +26,12 @@ const (
 	ErrForked       Code = -10 // SHMLIB_EFORKED
 	ErrOS           Code = -11 // SHMLIB_EOS
 	ErrInternal     Code = -12 // SHMLIB_EINTERNAL
+	ErrTimeout      Code = -13 // SHMLIB_ETIMEDOUT
+	ErrEndOfStream  Code = -14 // SHMLIB_EEOS
+	ErrPeerGone     Code = -15 // SHMLIB_EPEER
+	ErrCorrupt      Code = -16 // SHMLIB_ECORRUPT
+	ErrBusy         Code = -17 // SHMLIB_EBUSY
+	ErrTooLarge     Code = -18 // SHMLIB_EMSGSIZE
 )
 
 // Error gives the same short text as shmlib_strerror.
@@ -55,6 +61,18 @@ func (c Code) Error() string {
 		return "operating system error"
 	case ErrInternal:
 		return "internal error in libshm"
+	case ErrTimeout:
+		return "timed out"
+	case ErrEndOfStream:
+		return "end of stream"
+	case ErrPeerGone:
+		return "peer gone"
+	case ErrCorrupt:
+		return "corrupt channel"
+	case ErrBusy:
+		return "busy"
+	case ErrTooLarge:
+		return "message too large"
 	}
 	return "unknown error code"
 }
@@ -115,7 +133,9 @@ func CodeOf(err error) Code {
 	return ErrInternal
 }
 
-func newError(op, key string, code Code, msg string) *Error {
+// NewError makes an *Error with no cause; for failures found by libshm
+// itself rather than reported by the kernel.
+func NewError(op, key string, code Code, msg string) *Error {
 	return &Error{Op: op, Key: key, Code: code, Msg: msg}
 }
 

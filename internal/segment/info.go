@@ -149,9 +149,9 @@ func Ftok(path string, projID int) (string, error) {
 	const op = "ftok"
 	switch {
 	case path == "":
-		return "", newError(op, "", ErrInvalid, "the path is empty")
+		return "", NewError(op, "", ErrInvalid, "the path is empty")
 	case projID < 1 || projID > 255:
-		return "", newError(op, path, ErrInvalid, fmt.Sprintf("proj_id %d is outside 1..255 (ftok uses only its low 8 bits)", projID))
+		return "", NewError(op, path, ErrInvalid, fmt.Sprintf("proj_id %d is outside 1..255 (ftok uses only its low 8 bits)", projID))
 	}
 	k, err := sysv.Ftok(path, uint8(projID))
 	if err != nil {

@@ -25,7 +25,7 @@ func parseKey(op, key string) (keys.Key, error) {
 		return k, keyError(op, key, err)
 	}
 	if k.CreateOnly() {
-		return k, newError(op, k.String(), ErrInvalid, "this key only asks create to choose a segment; name an existing one (posix:/NAME, sysv:key=K, sysv:id=N)")
+		return k, NewError(op, k.String(), ErrInvalid, "this key only asks create to choose a segment; name an existing one (posix:/NAME, sysv:key=K, sysv:id=N)")
 	}
 	return k, nil
 }

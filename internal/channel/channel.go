@@ -1,0 +1,224 @@
+package channel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/libshm/libshm/internal/segment"
+)
+
+// End is one side of a channel.
+type End int
+
+const (
+	Producer End = 1
+	Consumer End = 2
+)
+
+func (e End) String() string {
+	if e == Producer {
+		return "producer"
+	}
+	return "consumer"
+}
+
+// Chan is one open end of a channel in this process. An end is used by one
+// thread at a time: a call that finds another one in flight on the same end
+// fails with ErrBusy instead of corrupting the ring.
+type Chan struct {
+	mu       sync.Mutex
+	end      End
+	key      string
+	mapping  segment.Mapping
+	s        shared
+	capacity uint64 // local copies: never re-read from shared memory
+	maxMsg   uint64
+	spin     int // adaptive spin budget before sleeping, see wait
+
+	// Producer: its own copy of tail, and the pending reservation.
+	tail     uint64
+	reserved bool
+	resPad   uint64 // padding record placed before the reserved one
+	resLen   uint64
+
+	// Consumer: its own copy of head, and the message being held.
+	head     uint64
+	held     bool
+	heldSize uint64 // bytes to release: record header and padded payload
+
+	closed bool
+}
+
+// CreateOptions are the segment options a channel's segment is made with.
+type CreateOptions struct {
+	Mode    uint32
+	HugeTLB bool
+	Sparse  bool
+}
+
+// Create makes a segment holding an empty channel of at least capacity
+// bytes of data area and returns its canonical key.
+func Create(key string, capacity uint64, opt CreateOptions) (string, error) {
+	const op = "chan_create"
+	if capacity == 0 || capacity > maxCapacity {
+		return "", segment.NewError(op, key, segment.ErrInvalid,
+			fmt.Sprintf("capacity %d is outside 1..%d bytes", capacity, uint64(maxCapacity)))
+	}
+	capacity = RoundCapacity(capacity)
+	made, err := segment.Create(key, SegmentSize(capacity), segment.CreateOptions{
+		Mode: opt.Mode, HugeTLB: opt.HugeTLB, Sparse: opt.Sparse,
+	})
+	if err != nil {
+		return "", relabel(err, op)
+	}
+	m, err := segment.Attach(made.Key, segment.AttachOptions{})
+	if err != nil {
+		segment.Destroy(made.Key)
+		return "", relabel(err, op)
+	}
+	initialize(shared{m.Addr}, capacity)
+	segment.Detach(m.Addr)
+	return made.Key, nil
+}
+
+// initialize writes the header of a new, zero-filled channel segment. The
+// magic goes last, so that a process opening the channel early sees "not a
+// channel" rather than half a header.
+func initialize(s shared, capacity uint64) {
+	s.u32(offVersion).Store(version)
+	s.u32(offDataOff).Store(dataOffset)
+	s.u64(offCapacity).Store(capacity)
+	s.u64(offMaxMsg).Store(MaxMessage(capacity))
+	s.u64(offMagic).Store(magicWord)
+}
+
+// magicWord is the magic as one word in this machine's byte order, so that
+// a single atomic store publishes it and the bytes read "LSHMCHAN".
+var magicWord = binary.NativeEndian.Uint64([]byte(magic))
+
+// IsChannel reports whether the first bytes of a segment are a channel's.
+func IsChannel(head []byte) bool {
+	return len(head) >= len(magic) && string(head[:len(magic)]) == magic
+}
+
+// Open attaches the channel named by key and takes one of its ends.
+func Open(key string, end End) (*Chan, error) {
+	const op = "chan_open"
+	if end != Producer && end != Consumer {
+		return nil, segment.NewError(op, key, segment.ErrInvalid, fmt.Sprintf("end %d is neither producer (1) nor consumer (2)", end))
+	}
+	m, err := segment.Attach(key, segment.AttachOptions{})
+	if err != nil {
+		return nil, relabel(err, op)
+	}
+	c := &Chan{end: end, key: m.Key, mapping: m, s: shared{m.Addr}, spin: spinMin}
+	if err := c.join(); err != nil {
+		segment.Detach(m.Addr)
+		return nil, err
+	}
+	return c, nil
+}
+
+// join checks the header and takes ownership of the end.
+func (c *Chan) join() error {
+	const op = "chan_open"
+	if err := c.validateHeader(); err != nil {
+		return err
+	}
+	if c.end == Producer && c.s.closed().Load() != 0 {
+		return c.errorf(op, segment.ErrEndOfStream, "the channel is closed: its producer ended the stream")
+	}
+	word := c.s.owner(c.end)
+	for {
+		o := owner(word.Load())
+		if o != 0 && o.alive() {
+			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d", c.end, o.pid())
+		}
+		// Free, or its holder died: take it over.
+		if word.CompareAndSwap(uint64(o), uint64(self)) {
+			break
+		}
+	}
+	head, tail := c.s.head().Load(), c.s.tail().Load()
+	if tail < head || tail-head > c.capacity || tail%recordAlign != 0 || head%recordAlign != 0 {
+		word.CompareAndSwap(uint64(self), 0)
+		return c.errorf(op, segment.ErrCorrupt, "head %d and tail %d are inconsistent", head, tail)
+	}
+	c.head, c.tail = head, tail
+	return nil
+}
+
+func (c *Chan) validateHeader() error {
+	const op = "chan_open"
+	s := c.s
+	if c.mapping.Size < dataOffset || s.u64(offMagic).Load() != magicWord {
+		return c.errorf(op, segment.ErrInvalid, "not a channel (no channel header; was it made by shmlib_chan_create?)")
+	}
+	v, off := s.u32(offVersion).Load(), s.u32(offDataOff).Load()
+	capacity, maxMsg := s.u64(offCapacity).Load(), s.u64(offMaxMsg).Load()
+	switch {
+	case v != version:
+		return c.errorf(op, segment.ErrNotSupported, "channel layout version %d; this libshm reads version %d", v, version)
+	case off != dataOffset || capacity < minCapacity || capacity > maxCapacity || capacity%granule != 0 ||
+		SegmentSize(capacity) != c.mapping.Size || maxMsg != MaxMessage(capacity):
+		return c.errorf(op, segment.ErrCorrupt, "the header does not fit the segment (capacity %d, data offset %d, segment %d bytes)", capacity, off, c.mapping.Size)
+	}
+	c.capacity, c.maxMsg = capacity, maxMsg
+	return nil
+}
+
+// Key is the canonical key of the channel's segment.
+func (c *Chan) Key() string { return c.key }
+
+// End says which end this is.
+func (c *Chan) End() End { return c.end }
+
+// MaxMessage is the largest message this channel carries.
+func (c *Chan) MaxMessage() uint64 { return c.maxMsg }
+
+// Close leaves the end. The producer's close ends the stream: the consumer
+// drains what was committed, then gets ErrEndOfStream. A pending
+// reservation or a held message is dropped (a held message is delivered
+// again to the next consumer). The channel's segment lives on until it is
+// destroyed.
+func (c *Chan) Close() error {
+	if err := c.lock("chan_close"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	if c.end == Producer {
+		c.s.closed().Store(1)
+		c.s.dataSeq().Add(1)
+		futexWakeAll(c.s.dataSeq())
+	}
+	c.s.owner(c.end).CompareAndSwap(uint64(self), 0)
+	c.closed = true
+	return segment.Detach(c.mapping.Addr)
+}
+
+// lock enters a call on this end, refusing concurrent use and closed ends.
+func (c *Chan) lock(op string) error {
+	if !c.mu.TryLock() {
+		return c.errorf(op, segment.ErrBusy, "another thread is in a call on this %s end; an end is used by one thread at a time", c.end)
+	}
+	if c.closed {
+		c.mu.Unlock()
+		return c.errorf(op, segment.ErrInvalid, "this %s end is closed", c.end)
+	}
+	return nil
+}
+
+func (c *Chan) errorf(op string, code segment.Code, format string, args ...any) *segment.Error {
+	return segment.NewError(op, c.key, code, fmt.Sprintf(format, args...))
+}
+
+// relabel names the channel operation in an error of the segment layer.
+func relabel(err error, op string) error {
+	if e, ok := err.(*segment.Error); ok {
+		e2 := *e
+		e2.Op = op
+		return &e2
+	}
+	return err
+}

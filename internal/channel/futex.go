@@ -1,0 +1,29 @@
+package channel
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The futex words live in memory shared between processes, so these are
+// the shared futex operations: no FUTEX_PRIVATE_FLAG.
+const (
+	futexWait = 0
+	futexWake = 1
+)
+
+// futexSleep sleeps while *word == val, at most d. Wakeups may be spurious;
+// callers re-check their condition.
+func futexSleep(word *atomic.Uint32, val uint32, d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWait, uintptr(val),
+		uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// futexWakeAll wakes every process sleeping on word.
+func futexWakeAll(word *atomic.Uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, uintptr(^uint32(0)>>1), 0, 0, 0)
+}

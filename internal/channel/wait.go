@@ -1,0 +1,94 @@
+package channel
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/libshm/libshm/internal/segment"
+)
+
+// Forever, as a timeout, waits as long as it takes; 0 does not wait.
+const Forever time.Duration = -1
+
+// Spinning briefly before sleeping saves two system calls per message when
+// the peer is about to act; the budget adapts: it grows while spinning pays
+// off and shrinks while it does not, so an idle waiter soon sleeps at once.
+const (
+	spinMin = 64
+	spinMax = 1 << 14
+)
+
+// peerCheck is how often a sleeping waiter wakes to see whether its peer
+// died: a dead process never bumps the futex word, so only a timeout can
+// notice. Ten wakeups a second cost nothing measurable.
+const peerCheck = 100 * time.Millisecond
+
+// wait blocks until ready reports true or an error, the timeout passes
+// (ErrTimeout), or the peer end's holder is found dead (ErrPeerGone). seq is
+// the futex word the peer bumps when it makes progress, and waiting the
+// flag that tells the peer someone sleeps on it and must be woken.
+func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint32, ready func() (bool, error)) error {
+	if ok, err := ready(); ok || err != nil {
+		return err
+	}
+	if timeout == 0 {
+		if err := c.peerGone(op); err != nil {
+			return err
+		}
+		return c.errorf(op, segment.ErrTimeout, "would block (timeout 0)")
+	}
+	for i := 0; i < c.spin; i++ {
+		if ok, err := ready(); ok || err != nil {
+			c.spin = min(c.spin*2, spinMax)
+			return err
+		}
+	}
+	c.spin = max(c.spin/2, spinMin)
+
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		slice := peerCheck
+		if timeout > 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return c.errorf(op, segment.ErrTimeout, "timed out after %v", timeout)
+			}
+			slice = min(slice, left)
+		}
+		// Raise the flag before the last look: a peer that makes progress
+		// after that look sees the flag and wakes us; one that made it
+		// before is seen by the look. seq is read before both, so a wake
+		// in between makes futexSleep return at once.
+		v := seq.Load()
+		waiting.Store(1)
+		ok, err := ready()
+		if !ok && err == nil {
+			futexSleep(seq, v, slice)
+			ok, err = ready()
+		}
+		waiting.Store(0)
+		if ok || err != nil {
+			return err
+		}
+		if err := c.peerGone(op); err != nil {
+			return err
+		}
+	}
+}
+
+// peerGone reports ErrPeerGone if the other end was held by a process that
+// has died. An end nobody has taken yet is not gone: a peer may still come.
+func (c *Chan) peerGone(op string) error {
+	peer := Producer
+	if c.end == Producer {
+		peer = Consumer
+	}
+	o := owner(c.s.owner(peer).Load())
+	if o == 0 || o.alive() {
+		return nil
+	}
+	return c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
+}
