@@ -47,7 +47,7 @@ segments() {
         while read -r key shmid perms size cpid lpid nattch rest; do
             state=""
             if (( (8#$perms & 8#1000) != 0 )); then
-                state=" destroyed, still attached"
+                state="; destroyed, but a process still has it attached"
             fi
             if (( key == 0 )); then
                 printf 'sysv:id=%s (size %s, creator pid %s, last pid %s, %s attached%s)\n' \
