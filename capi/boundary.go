@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -53,8 +54,19 @@ func setError(msg string) {
 	C.libshm_set_error((*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.size_t(len(msg)))
 }
 
-func invalid(op, msg string) C.int {
-	return fail(&segment.Error{Op: op, Code: segment.ErrInvalid, Msg: msg})
+func invalid(op, key, msg string) C.int {
+	return fail(&segment.Error{Op: op, Key: shownKey(key), Code: segment.ErrInvalid, Msg: msg})
+}
+
+// shownKey is the key as the caller gave it, for messages about the call
+// itself (flags, buffers), quoted if it holds anything but printable ASCII.
+func shownKey(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] >= 0x7f {
+			return strconv.Quote(key)
+		}
+	}
+	return key
 }
 
 // maxString bounds how far a C string is scanned for its NUL: every key
@@ -65,24 +77,25 @@ const maxString = 4096
 // goString copies a C string, refusing NULL and unterminated ones.
 func goString(op, what string, p *C.char) (string, C.int) {
 	if p == nil {
-		return "", invalid(op, what+" is NULL")
+		return "", invalid(op, "", what+" is NULL")
 	}
 	for n := 0; n < maxString; n++ {
 		if *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) == 0 {
 			return C.GoStringN(p, C.int(n)), C.SHMLIB_OK
 		}
 	}
-	return "", invalid(op, fmt.Sprintf("%s is not NUL-terminated within %d bytes", what, maxString))
+	return "", invalid(op, "", fmt.Sprintf("%s is not NUL-terminated within %d bytes", what, maxString))
 }
 
-// putString writes s and a NUL into the caller's buffer of n bytes.
-func putString(op, s string, buf *C.char, n C.size_t) C.int {
+// putString writes s and a NUL into the caller's buffer of n bytes; key
+// is what the call was about, for the message.
+func putString(op, key, s string, buf *C.char, n C.size_t) C.int {
 	if buf == nil {
-		return invalid(op, "the output buffer is NULL")
+		return invalid(op, key, "the output buffer is NULL")
 	}
 	if uint64(len(s)) >= uint64(n) {
-		return fail(&segment.Error{Op: op, Code: segment.ErrRange,
-			Msg: fmt.Sprintf("the output buffer holds %d bytes; %d are needed (SHMLIB_KEY_MAX always suffices)", n, len(s)+1)})
+		return fail(&segment.Error{Op: op, Key: shownKey(key), Code: segment.ErrRange,
+			Msg: fmt.Sprintf("the output buffer holds %d bytes; %q needs %d (SHMLIB_KEY_MAX always suffices)", n, s, len(s)+1)})
 	}
 	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), n)
 	copy(out, s)
@@ -91,6 +104,6 @@ func putString(op, s string, buf *C.char, n C.size_t) C.int {
 }
 
 // unknownFlags names the bits of flags outside known.
-func unknownFlags(op string, flags, known C.uint32_t) C.int {
-	return invalid(op, fmt.Sprintf("unknown flags %#x", uint32(flags&^known)))
+func unknownFlags(op, key string, flags, known C.uint32_t) C.int {
+	return invalid(op, key, fmt.Sprintf("unknown flags %#x", uint32(flags&^known)))
 }

@@ -22,13 +22,13 @@ func shmlib_go_ftok(path *C.char, projID C.int, outKey *C.char, outKeyLen C.size
 		return rc
 	}
 	if outKey == nil {
-		return invalid(op, "out_key is NULL")
+		return invalid(op, p, "out_key is NULL")
 	}
 	key, err := segment.Ftok(p, int(projID))
 	if err != nil {
 		return fail(err)
 	}
-	return putString(op, key, outKey, outKeyLen)
+	return putString(op, p, key, outKey, outKeyLen)
 }
 
 const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE
@@ -54,10 +54,10 @@ func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outK
 		}
 	}
 	if flags&^createFlags != 0 {
-		return unknownFlags(op, flags, createFlags)
+		return unknownFlags(op, k, flags, createFlags)
 	}
 	if outKey == nil && chosenByLibrary(k) {
-		return invalid(op, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
+		return invalid(op, k, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
 	}
 	var err error
 	made, err = segment.Create(k, uint64(size), segment.CreateOptions{
@@ -70,7 +70,7 @@ func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outK
 		return fail(err)
 	}
 	if outKey != nil {
-		if rc := putString(op, made.Key, outKey, outKeyLen); rc != C.SHMLIB_OK {
+		if rc := putString(op, k, made.Key, outKey, outKeyLen); rc != C.SHMLIB_OK {
 			return rc
 		}
 	}
@@ -98,10 +98,10 @@ func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAdd
 		return rc
 	}
 	if outAddr == nil {
-		return invalid(op, "out_addr is NULL")
+		return invalid(op, k, "out_addr is NULL")
 	}
 	if flags&^attachFlags != 0 {
-		return unknownFlags(op, flags, attachFlags)
+		return unknownFlags(op, k, flags, attachFlags)
 	}
 	m, err := segment.Attach(k, segment.AttachOptions{
 		Hint:     uintptr(hint),
@@ -156,7 +156,7 @@ func shmlib_go_stat(key *C.char, out *C.shmlib_stat_t) (rc C.int) {
 		return rc
 	}
 	if out == nil {
-		return invalid(op, "out_stat is NULL")
+		return invalid(op, k, "out_stat is NULL")
 	}
 	info, err := segment.Stat(k)
 	if err != nil {
@@ -172,10 +172,10 @@ func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t)
 	enter()
 	defer recoverInto(op, &rc)
 	if outCount == nil {
-		return invalid(op, "out_count is NULL")
+		return invalid(op, "", "out_count is NULL")
 	}
 	if out == nil && capacity != 0 {
-		return invalid(op, "out_items is NULL but capacity is not 0")
+		return invalid(op, "", "out_items is NULL but capacity is not 0")
 	}
 	infos, err := segment.List()
 	if err != nil {

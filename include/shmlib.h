@@ -337,11 +337,13 @@ typedef struct shmlib_stat {
 } shmlib_stat_t;
 
 /*
- * Fills *out_stat for the segment named by key. Needs no attach and
- * changes nothing.
+ * Fills *out_stat for the segment named by key. Needs no attach, changes
+ * nothing, and needs no permission on the segment itself: like `ls -l` and
+ * `ipcs -m`, it works for segments the caller cannot read (System V ones
+ * are then described from /proc/sysvipc/shm).
  *
  * Errors: SHMLIB_EINVAL (malformed or creation-only key, NULL out_stat),
- * SHMLIB_ENOENT, SHMLIB_EACCES (System V: no read permission), SHMLIB_EOS.
+ * SHMLIB_ENOENT, SHMLIB_EOS.
  */
 int shmlib_stat(const char *key, shmlib_stat_t *out_stat);
 

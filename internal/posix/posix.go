@@ -29,23 +29,22 @@ const openFlags = unix.O_NOFOLLOW | unix.O_CLOEXEC
 // touch. A failure removes what was made: a half-created object is worse
 // than none, because a retry would then find it "existing".
 func Create(name string, size int64, mode uint32, sparse bool) (err error) {
-	path := Path(name)
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|openFlags, mode)
+	fd, err := openShm(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|openFlags, mode)
 	if err != nil {
-		return os.NewSyscallError("open", err)
+		return err
 	}
 	defer func() {
-		unix.Close(fd)
+		closeFd(fd)
 		if err != nil {
-			unix.Unlink(path)
+			unlinkShm(name)
 		}
 	}()
 	// open() applied the umask; the caller asked for this exact mode.
-	if err := unix.Fchmod(fd, mode); err != nil {
-		return os.NewSyscallError("fchmod", err)
+	if err := fchmod(fd, mode); err != nil {
+		return err
 	}
-	if err := unix.Ftruncate(fd, size); err != nil {
-		return os.NewSyscallError("ftruncate", err)
+	if err := ftruncate(fd, size); err != nil {
+		return err
 	}
 	if !sparse {
 		if err := unix.Fallocate(fd, 0, 0, size); err != nil {
@@ -55,22 +54,21 @@ func Create(name string, size int64, mode uint32, sparse bool) (err error) {
 	return nil
 }
 
-// Size returns the size of an existing object.
-func Size(name string) (int64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstatat(unix.AT_FDCWD, Path(name), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return 0, os.NewSyscallError("stat", err)
+// CheckAccess opens the object for reading and writing and closes it again:
+// whether this process may use it, asked of the kernel itself.
+func CheckAccess(name string) error {
+	fd, err := openShm(name, unix.O_RDWR|openFlags, 0)
+	if err != nil {
+		return err
 	}
-	return st.Size, nil
+	closeFd(fd)
+	return nil
 }
 
 // Unlink removes the name. Mappings of the object keep working; its memory
 // goes when the last of them ends.
 func Unlink(name string) error {
-	if err := unix.Unlink(Path(name)); err != nil {
-		return os.NewSyscallError("unlink", err)
-	}
-	return nil
+	return unlinkShm(name)
 }
 
 // MapOptions are the ways a mapping can be made.
@@ -88,14 +86,14 @@ func Map(name string, opt MapOptions) (unsafe.Pointer, int64, error) {
 	if opt.ReadOnly {
 		oflag, prot = unix.O_RDONLY, unix.PROT_READ
 	}
-	fd, err := unix.Open(Path(name), oflag|openFlags, 0)
+	fd, err := openShm(name, oflag|openFlags, 0)
 	if err != nil {
-		return nil, 0, os.NewSyscallError("open", err)
+		return nil, 0, err
 	}
-	defer unix.Close(fd)
+	defer closeFd(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, 0, os.NewSyscallError("fstat", err)
+	if err := fstat(fd, &st); err != nil {
+		return nil, 0, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, 0, ErrNotObject
@@ -115,23 +113,19 @@ func Map(name string, opt MapOptions) (unsafe.Pointer, int64, error) {
 }
 
 func mmap(fd int, size int64, prot, flags int, opt MapOptions) (unsafe.Pointer, error) {
-	hint := unsafe.Pointer(nil)
-	if opt.Hint != 0 {
-		hint = unsafe.Add(nil, opt.Hint)
-	}
 	if opt.Fixed {
 		// MAP_FIXED_NOREPLACE, unlike MAP_FIXED, fails with EEXIST
 		// instead of silently unmapping whatever is there.
 		flags |= unix.MAP_FIXED_NOREPLACE
 	}
-	addr, err := unix.MmapPtr(fd, 0, hint, uintptr(size), prot, flags)
+	addr, err := mmapFd(opt.Hint, size, prot, flags, fd)
 	if err != nil {
-		return nil, os.NewSyscallError("mmap", err)
+		return nil, err
 	}
 	if opt.Fixed && uintptr(addr) != opt.Hint {
 		// Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the
 		// address as a hint; honour the promise ourselves.
-		unix.MunmapPtr(addr, uintptr(size))
+		munmap(addr, size)
 		return nil, os.NewSyscallError("mmap", unix.EEXIST)
 	}
 	return addr, nil
@@ -139,8 +133,5 @@ func mmap(fd int, size int64, prot, flags int, opt MapOptions) (unsafe.Pointer, 
 
 // Unmap ends a mapping made by Map.
 func Unmap(addr unsafe.Pointer, size int64) error {
-	if err := unix.MunmapPtr(addr, uintptr(size)); err != nil {
-		return os.NewSyscallError("munmap", err)
-	}
-	return nil
+	return munmap(addr, size)
 }

@@ -72,11 +72,11 @@ func attachSysV(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
 	if err != nil {
 		return nil, attachError(shown, k, opt, err)
 	}
-	b, err := sysv.Attach(id, sysv.AttachOptions{Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly})
+	addr, size, err := sysv.Attach(id, sysv.AttachOptions{Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly})
 	if err != nil {
 		return nil, attachError(shown, k, opt, err)
 	}
-	return &mapping{key: k, addr: unsafe.Pointer(unsafe.SliceData(b)), size: uint64(len(b)), readOnly: opt.ReadOnly}, nil
+	return &mapping{key: k, addr: addr, size: size, readOnly: opt.ReadOnly}, nil
 }
 
 // sysvID finds the shmid a System V key names. By id, it refuses segments
@@ -163,7 +163,6 @@ func prepare(shown string, m *mapping, opt AttachOptions) error {
 // Detach ends a mapping made by Attach. See shmlib_detach.
 func Detach(addr unsafe.Pointer) error {
 	const op = "detach"
-	shown := fmt.Sprintf("%p", addr)
 	if addr == nil {
 		return NewError(op, "", ErrInvalid, "the address is NULL")
 	}
@@ -173,11 +172,11 @@ func Detach(addr unsafe.Pointer) error {
 		if in := containing(addr); in != nil {
 			msg = fmt.Sprintf("inside the mapping of %s at %p; detach it by its start address", in.key, in.addr)
 		}
-		return NewError(op, shown, ErrNotAttached, msg)
+		return NewError(op, fmt.Sprintf("%p", addr), ErrNotAttached, msg)
 	}
 	if err := unmap(m); err != nil {
 		register(m)
-		return osError(op, shown, err)
+		return osError(op, fmt.Sprintf("%p", addr), err)
 	}
 	return nil
 }
@@ -186,5 +185,5 @@ func unmap(m *mapping) error {
 	if m.key.Backend == keys.Posix {
 		return posix.Unmap(m.addr, int64(m.size))
 	}
-	return sysv.Detach(m.addr)
+	return sysv.Detach(m.addr, m.size)
 }

@@ -57,7 +57,7 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	case size == 0:
 		return Created{}, NewError(op, shown, ErrInvalid, "size is 0; a segment holds at least one byte")
 	case size > math.MaxInt64:
-		return Created{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("size %d is larger than any segment can be", size))
+		return Created{}, NewError(op, shown, ErrNoMemory, fmt.Sprintf("size %d is over every system limit (shmmax, the size of /dev/shm)", size))
 	case opt.Mode > 0o777:
 		return Created{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("mode %#o has bits beyond the permission bits 0777", opt.Mode))
 	}
@@ -115,6 +115,10 @@ func createPosixError(shown string, size uint64, err error) *Error {
 
 func openExistingPosix(shown string, k keys.Key, size uint64) (Created, error) {
 	st, err := posix.Stat(k.Name)
+	if err == nil {
+		// Opening an existing segment promises the caller can use it.
+		err = posix.CheckAccess(k.Name)
+	}
 	if err != nil {
 		return Created{}, existingError(shown, err)
 	}

@@ -3,7 +3,6 @@ package sysv
 import (
 	"os"
 	"testing"
-	"unsafe"
 )
 
 // TestListAgreesWithIPCStat: /proc/sysvipc/shm, which List parses, and
@@ -14,11 +13,11 @@ func TestListAgreesWithIPCStat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Remove(id)
-	b, err := Attach(id, AttachOptions{})
+	addr, size, err := Attach(id, AttachOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer Detach(unsafe.Pointer(&b[0]))
+	defer Detach(addr, size)
 	want, err := Stat(id)
 	if err != nil {
 		t.Fatal(err)

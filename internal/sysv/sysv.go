@@ -6,7 +6,7 @@
 package sysv
 
 import (
-	"os"
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,30 +26,20 @@ func Create(key uint32, size uint64, mode uint32, hugeTLB bool) (int, error) {
 	if hugeTLB {
 		flags |= shmHugeTLB
 	}
-	id, err := unix.SysvShmGet(int(int32(key)), int(size), flags)
-	if err != nil {
-		return -1, os.NewSyscallError("shmget", err)
-	}
-	return id, nil
+	return shmget(key, size, flags)
 }
 
 // Lookup finds the id of the segment with the given IPC key. A segment that
 // has been destroyed no longer has its key, so it is not found.
 func Lookup(key uint32) (int, error) {
-	id, err := unix.SysvShmGet(int(int32(key)), 0, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("shmget", err)
-	}
-	return id, nil
+	return shmget(key, 0, 0)
 }
 
 // Stat returns the kernel's record of the segment (needs read permission).
 func Stat(id int) (unix.SysvShmDesc, error) {
 	var d unix.SysvShmDesc
-	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &d); err != nil {
-		return d, os.NewSyscallError("shmctl", err)
-	}
-	return d, nil
+	err := shmctl(id, unix.IPC_STAT, &d)
+	return d, err
 }
 
 // Destroyed reports whether IPC_RMID has marked the segment for removal.
@@ -62,10 +52,7 @@ func Locked(d *unix.SysvShmDesc) bool { return d.Perm.Mode&modeLocked != 0 }
 // Remove marks the segment for removal: its key goes at once, its memory
 // when the last process detaches.
 func Remove(id int) error {
-	if _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); err != nil {
-		return os.NewSyscallError("shmctl", err)
-	}
-	return nil
+	return shmctl(id, unix.IPC_RMID, nil)
 }
 
 // AttachOptions are the ways a mapping can be made.
@@ -75,27 +62,29 @@ type AttachOptions struct {
 	ReadOnly bool
 }
 
-// Attach maps the whole segment and returns the mapped bytes.
-func Attach(id int, opt AttachOptions) ([]byte, error) {
+// Attach maps the whole segment and returns its address and size.
+func Attach(id int, opt AttachOptions) (unsafe.Pointer, uint64, error) {
 	flags := 0
 	if opt.ReadOnly {
 		flags |= unix.SHM_RDONLY
 	}
-	b, err := unix.SysvShmAttach(id, opt.Hint, flags)
-	if err == unix.EINVAL && opt.Hint != 0 && !opt.Fixed {
+	addr, err := shmat(id, opt.Hint, flags)
+	if errors.Is(err, unix.EINVAL) && opt.Hint != 0 && !opt.Fixed {
 		// The hinted range is taken or unaligned: a hint is only a wish.
-		b, err = unix.SysvShmAttach(id, 0, flags)
+		addr, err = shmat(id, 0, flags)
 	}
 	if err != nil {
-		return nil, os.NewSyscallError("shmat", err)
+		return nil, 0, err
 	}
-	return b, nil
+	// The size comes after the attach, from the same segment: between a
+	// stat and an attach the id could have been reused by another.
+	d, err := Stat(id)
+	if err != nil {
+		shmdt(addr, 0)
+		return nil, 0, err
+	}
+	return addr, d.Segsz, nil
 }
 
 // Detach ends a mapping made by Attach.
-func Detach(addr unsafe.Pointer) error {
-	if err := unix.SysvShmDetach(unsafe.Slice((*byte)(addr), 1)); err != nil {
-		return os.NewSyscallError("shmdt", err)
-	}
-	return nil
-}
+func Detach(addr unsafe.Pointer, size uint64) error { return shmdt(addr, size) }
