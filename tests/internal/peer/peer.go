@@ -1,0 +1,214 @@
+// Package peer is the Go side of the peer protocol (tests/peers/PROTOCOL.md):
+// it runs a script of commands against a binding of libshm, printing one
+// line per command, exactly as tests/peers/peer.c and peer.py do.
+package peer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/libshm/libshm/tests/internal/pattern"
+	"github.com/libshm/libshm/tests/internal/shmso"
+)
+
+// Exit statuses of the protocol.
+const (
+	exitUsage    = 2
+	exitFailed   = 3
+	exitMismatch = 4
+	exitStdinEOF = 5
+)
+
+// Lib is what a Go peer needs of a binding. Failures are *shmso.Error, so
+// that the code and the message travel unchanged to the output.
+type Lib interface {
+	Create(key string, size uint64) (string, error)
+	Attach(key string, readOnly bool) (Mapping, error)
+	Destroy(key string) error
+	Stat(key string) (Stat, error)
+	Listed(key string) (bool, error)
+	Ftok(path string, projID int) (string, error)
+	Strerror(code int) string
+	Version() string
+}
+
+// Mapping is one attach.
+type Mapping interface {
+	Bytes() []byte
+	Detach() error
+}
+
+// Stat is what the protocol prints of a stat.
+type Stat struct {
+	Size    uint64
+	Nattach int64  // -1 for POSIX
+	Backend string // "posix" or "sysv"
+}
+
+// arity is the number of arguments of each command the Go peer knows.
+var arity = map[string]int{
+	"create": 2, "attach": 1, "attach-ro": 1, "write": 1, "verify": 1,
+	"step": 1, "detach": 0, "destroy": 1, "stat": 1, "listed": 1,
+	"ftok": 2, "strerror": 1, "version": 0, "wait": 0, "poke": 0,
+}
+
+// usageError is a malformed script, a bug in the test that wrote it.
+type usageError struct{ error }
+
+type runner struct {
+	lib Lib
+	in  *bufio.Reader
+	out io.Writer
+	m   Mapping // the last attach, detached or not
+}
+
+// Run runs the script args and returns the exit status.
+func Run(lib Lib, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	r := &runner{lib: lib, in: bufio.NewReader(stdin), out: stdout}
+	for len(args) > 0 {
+		cmd := args[0]
+		n, known := arity[cmd]
+		if !known || len(args) < 1+n {
+			fmt.Fprintf(stderr, "peer: unknown command or missing arguments at %q\n", args)
+			return exitUsage
+		}
+		status, err := r.do(cmd, args[1:1+n])
+		args = args[1+n:]
+		var failed *shmso.Error
+		switch {
+		case errors.As(err, &failed):
+			r.printf("error %d %s", failed.Code, failed.Msg)
+			return exitFailed
+		case err != nil:
+			fmt.Fprintf(stderr, "peer: %s: %v\n", cmd, err)
+			return exitUsage
+		case status != 0:
+			return status
+		}
+	}
+	return 0
+}
+
+func (r *runner) printf(format string, args ...any) {
+	fmt.Fprintf(r.out, format+"\n", args...)
+}
+
+// mapping is the memory of the current mapping.
+func (r *runner) mapping() ([]byte, error) {
+	if r.m == nil {
+		return nil, usageError{errors.New("no mapping: attach first")}
+	}
+	return r.m.Bytes(), nil
+}
+
+// do runs one command: a nonzero status ends the script with it.
+func (r *runner) do(cmd string, args []string) (int, error) {
+	switch cmd {
+	case "create":
+		size, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil {
+			return 0, usageError{err}
+		}
+		made, err := r.lib.Create(args[0], size)
+		if err != nil {
+			return 0, err
+		}
+		r.printf("created %s", made)
+	case "attach", "attach-ro":
+		m, err := r.lib.Attach(args[0], cmd == "attach-ro")
+		if err != nil {
+			return 0, err
+		}
+		r.m = m
+		r.printf("attached %d", len(m.Bytes()))
+	case "write", "verify":
+		rec, err := pattern.Parse(args[0])
+		if err != nil {
+			return 0, usageError{err}
+		}
+		mem, err := r.mapping()
+		if err != nil {
+			return 0, err
+		}
+		if cmd == "write" {
+			pattern.Fill(mem, rec)
+			r.printf("wrote %s", rec)
+		} else if bad := pattern.Check(mem, rec); bad != nil {
+			r.printf("mismatch %d %d %d", bad.Offset, bad.Got, bad.Want)
+			return exitMismatch, nil
+		} else {
+			r.printf("verified %s", rec)
+		}
+	case "step":
+		n, err := strconv.ParseUint(args[0], 10, 8)
+		if err != nil {
+			return 0, usageError{err}
+		}
+		mem, err := r.mapping()
+		if err != nil {
+			return 0, err
+		}
+		pattern.Step(mem, byte(n))
+		r.printf("stepped %d", n)
+	case "detach":
+		if _, err := r.mapping(); err != nil {
+			return 0, err
+		}
+		if err := r.m.Detach(); err != nil {
+			return 0, err
+		}
+		r.printf("detached")
+	case "destroy":
+		if err := r.lib.Destroy(args[0]); err != nil {
+			return 0, err
+		}
+		r.printf("destroyed")
+	case "stat":
+		st, err := r.lib.Stat(args[0])
+		if err != nil {
+			return 0, err
+		}
+		r.printf("stat size=%d nattach=%d backend=%s", st.Size, st.Nattach, st.Backend)
+	case "listed":
+		found, err := r.lib.Listed(args[0])
+		if err != nil {
+			return 0, err
+		}
+		r.printf("listed %s", map[bool]string{true: "yes", false: "no"}[found])
+	case "ftok":
+		proj, err := strconv.Atoi(args[1])
+		if err != nil {
+			return 0, usageError{err}
+		}
+		key, err := r.lib.Ftok(args[0], proj)
+		if err != nil {
+			return 0, err
+		}
+		r.printf("ftok %s", key)
+	case "strerror":
+		code, err := strconv.Atoi(args[0])
+		if err != nil {
+			return 0, usageError{err}
+		}
+		r.printf("strerror %d %s", code, r.lib.Strerror(code))
+	case "version":
+		r.printf("version %s", r.lib.Version())
+	case "wait":
+		r.printf("waiting")
+		if _, err := r.in.ReadString('\n'); err != nil {
+			return exitStdinEOF, nil
+		}
+	case "poke":
+		mem, err := r.mapping()
+		if err != nil {
+			return 0, err
+		}
+		r.printf("poking")
+		mem[0] ^= 0xff // faults if the mapping is read-only
+		r.printf("poked")
+	}
+	return 0, nil
+}

@@ -1,0 +1,71 @@
+package peer
+
+import (
+	"unsafe"
+
+	"github.com/libshm/libshm/tests/internal/shmso"
+)
+
+// Purego adapts the purego binding of build/libshm.so to Lib.
+func Purego(lib *shmso.Lib) Lib { return purego{lib} }
+
+type purego struct{ lib *shmso.Lib }
+
+func (p purego) Create(key string, size uint64) (string, error) {
+	made, _, err := p.lib.Create(key, size, 0o600, 0)
+	return made, err
+}
+
+func (p purego) Attach(key string, readOnly bool) (Mapping, error) {
+	var flags uint32
+	if readOnly {
+		flags = shmso.RdOnly
+	}
+	addr, size, err := p.lib.Attach(key, flags)
+	if err != nil {
+		return nil, err
+	}
+	return puregoMapping{p.lib, addr, size}, nil
+}
+
+func (p purego) Destroy(key string) error { return p.lib.Destroy(key) }
+
+func (p purego) Stat(key string) (Stat, error) {
+	st, err := p.lib.Stat(key)
+	return Stat{Size: st.Size, Nattach: st.Nattach, Backend: backendName(st.Backend)}, err
+}
+
+func (p purego) Listed(key string) (bool, error) {
+	all, err := p.lib.List()
+	for i := range all {
+		if all[i].KeyString() == key {
+			return true, nil
+		}
+	}
+	return false, err
+}
+
+func (p purego) Ftok(path string, projID int) (string, error) { return p.lib.Ftok(path, projID) }
+func (p purego) Strerror(code int) string                     { return p.lib.Strerror(code) }
+func (p purego) Version() string                              { return p.lib.VersionString() }
+
+func backendName(b uint32) string {
+	switch b {
+	case shmso.BackendPosix:
+		return "posix"
+	case shmso.BackendSysV:
+		return "sysv"
+	}
+	return "unknown"
+}
+
+// puregoMapping is memory the library mapped: not Go memory, so an
+// unsafe.Pointer to it is safe to keep and to slice.
+type puregoMapping struct {
+	lib  *shmso.Lib
+	addr unsafe.Pointer
+	size uint64
+}
+
+func (m puregoMapping) Bytes() []byte { return unsafe.Slice((*byte)(m.addr), m.size) }
+func (m puregoMapping) Detach() error { return m.lib.Detach(m.addr) }
