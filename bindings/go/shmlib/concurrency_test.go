@@ -44,6 +44,7 @@ func lifecycle(auto string, stamp uint64) (err error) {
 	if err != nil {
 		return err
 	}
+	record(c.Key)
 	defer func() { err = errors.Join(err, shmlib.Destroy(c.Key)) }()
 	w, err := shmlib.Attach(c.Key, nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package shmlib_test
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -156,6 +157,27 @@ func TestCreateNotSupported(t *testing.T) {
 	wantErr(t, err, "create", shmlib.ErrNotSupported, nil)
 	_, err = shmlib.Create("sysv:", 4096, &shmlib.CreateOptions{Sparse: true})
 	wantErr(t, err, "create", shmlib.ErrNotSupported, nil)
+}
+
+func TestCreateHugeTLB(t *testing.T) {
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hugePage = 2 << 20
+	c, err := shmlib.Create("sysv:", hugePage, &shmlib.CreateOptions{HugeTLB: true})
+	if regexp.MustCompile(`(?m)^HugePages_Total:\s+0$`).Match(meminfo) {
+		wantErr(t, err, "create", shmlib.ErrNotSupported, nil)
+		return
+	}
+	if errors.Is(err, shmlib.ErrPermission) || errors.Is(err, shmlib.ErrNoMemory) {
+		t.Skipf("huge pages are reserved, but not for this process: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	destroyAtEnd(t, c.Key)
+	copy(mustBytes(t, attach(t, c.Key, nil)), "huge")
 }
 
 func TestCreateSparse(t *testing.T) {

@@ -29,14 +29,14 @@
 //	Create   makes a segment and returns its key. Nothing is mapped yet; the
 //	         segment exists in the kernel on its own.
 //	Attach   maps it into this process. Every Attach is a new, independent
-//	         [Mapping], in this process or any other, and all of them see
+//	         Mapping, in this process or any other, and all of them see
 //	         the same pages: a byte written through one is seen by every
 //	         other at once.
-//	Detach   ends ONE mapping in THIS process ([Mapping.Detach]). The
+//	Detach   ends ONE mapping in THIS process (Mapping.Detach). The
 //	         segment and its contents live on, for others and for a later
 //	         Attach.
 //	Destroy  removes the segment, by key. New attaches fail with
-//	         [ErrNotExist]; mappings that exist keep working until they are
+//	         ErrNotExist; mappings that exist keep working until they are
 //	         detached, and the kernel frees the memory after the last one.
 //
 // Detach is "I am done with it"; Destroy is "everybody is done with it".
@@ -48,7 +48,8 @@
 //
 // [Mapping.Bytes] is a []byte over the shared pages themselves, not a copy.
 // It is valid only until [Mapping.Detach]: the pages are unmapped then, and
-// touching the slice afterwards crashes the program. Write through a
+// touching the slice afterwards crashes the program, or worse, reaches
+// whatever the address space holds there next. Write through a
 // read-only mapping, or touch a POSIX segment that another process has
 // truncated, and the program crashes too ("fatal error: fault"), because
 // the Go runtime does not let ordinary code survive a fault on memory it

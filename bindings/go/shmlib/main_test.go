@@ -7,12 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 )
 
 // TestMain runs the package's tests between two snapshots of the machine's
-// segments and fails the run if one that this process made is still there:
+// segments and fails the run if a segment the tests made is still there:
 // every test and example must destroy what it creates. When the test binary
 // is re-executed as a child (see roles_test.go), it plays its role instead.
 func TestMain(m *testing.M) {
@@ -25,14 +25,18 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	code := m.Run()
-	leaked, err := leakedSince(before)
+	after, err := segmentsOnMachine()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "leak check:", err)
 		os.Exit(2)
 	}
-	if len(leaked) > 0 {
+	ours, others := newSince(before, after)
+	for _, s := range others {
+		fmt.Fprintf(os.Stderr, "leak check: note: %s appeared during the run, not made by it\n", s)
+	}
+	if len(ours) > 0 {
 		fmt.Fprintln(os.Stderr, "FAIL: segments leaked by the tests of this package:")
-		for _, s := range leaked {
+		for _, s := range ours {
 			fmt.Fprintln(os.Stderr, "\t"+s)
 		}
 		code = 1
@@ -40,25 +44,37 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// segmentsOnMachine names the segments this process may have made, read
-// straight from the kernel rather than through the package under test.
-//
-// Other test suites may run on the machine at the same time, so only what
-// can be ours counts: System V segments whose creator pid is this
-// process's, and POSIX objects named "shmlib-..." (the library's generated
-// names, and the prefix of every name the tests choose). A System V
-// segment is identified by its shmid, so that one destroyed and made again
-// under the same key still shows as new.
-func segmentsOnMachine() (map[string]bool, error) {
-	segs := make(map[string]bool)
+// made holds the canonical keys of the segments the tests made (see
+// destroyAtEnd), so that the leak check can tell them from the segments of
+// other test suites and benchmarks that may run on the machine meanwhile:
+// both make "shmlib-..." names, the library's generated ones.
+var made sync.Map
+
+// ourPrefix starts every POSIX name the tests choose (see uniqueName); a
+// create that fails must not leave one behind, and such a name was never
+// recorded in made.
+var ourPrefix = fmt.Sprintf("shmlib-gotest-%d-", os.Getpid())
+
+// A segment as the kernel lists it, read straight from /dev/shm and
+// /proc/sysvipc/shm rather than through the package under test.
+type listed struct {
+	name string // how the report names it
+	ours bool   // made by this process or by the tests' own peers
+}
+
+// segmentsOnMachine lists every segment, by an identity that a segment
+// destroyed and made again does not keep: its name for POSIX, its shmid
+// for System V.
+func segmentsOnMachine() (map[string]listed, error) {
+	segs := make(map[string]listed)
 	entries, err := os.ReadDir("/dev/shm")
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "shmlib-") {
-			segs["posix:/"+e.Name()] = true
-		}
+		key := "posix:/" + e.Name()
+		_, recorded := made.Load(key)
+		segs[key] = listed{key, recorded || strings.HasPrefix(e.Name(), ourPrefix)}
 	}
 	f, err := os.Open("/proc/sysvipc/shm")
 	if err != nil {
@@ -67,38 +83,38 @@ func segmentsOnMachine() (map[string]bool, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the header
-	me := strconv.Itoa(os.Getpid())
 	for sc.Scan() {
-		// key shmid perms size cpid lpid nattch ...
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 6 && fields[4] == me {
-			segs[fmt.Sprintf("sysv shmid %s (key %s, %s bytes, %s attached)", fields[1], fields[0], fields[3], fields[6])] = true
+		// key shmid perms size cpid lpid nattch ...; the key in signed decimal
+		f := strings.Fields(sc.Text())
+		if len(f) < 7 {
+			return nil, fmt.Errorf("/proc/sysvipc/shm: unexpected line %q", sc.Text())
+		}
+		ipcKey, _ := strconv.ParseInt(f[0], 10, 64)
+		byKey := fmt.Sprintf("sysv:key=0x%08x", uint32(ipcKey))
+		byID := "sysv:id=" + f[1]
+		_, recordedByKey := made.Load(byKey)
+		_, recordedByID := made.Load(byID)
+		segs[byID] = listed{
+			name: fmt.Sprintf("%s (%s, %s bytes, creator pid %s, %s attached)", byID, byKey, f[3], f[4], f[6]),
+			ours: f[4] == strconv.Itoa(os.Getpid()) || recordedByKey || recordedByID,
 		}
 	}
 	return segs, sc.Err()
 }
 
-// leakedSince lists the segments that are new since before and stay.
-// A POSIX object with a generated name may be another process's, made and
-// about to be destroyed by a test suite running alongside: what goes away
-// within a few seconds was not ours, for nothing else would destroy ours.
-func leakedSince(before map[string]bool) ([]string, error) {
-	var fresh []string
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		after, err := segmentsOnMachine()
-		if err != nil {
-			return nil, err
-		}
-		fresh = fresh[:0]
-		for s := range after {
-			if !before[s] {
-				fresh = append(fresh, s)
-			}
-		}
-		if len(fresh) == 0 || time.Now().After(deadline) {
-			break
+// newSince splits the segments that appeared since before into the tests'
+// and other processes'.
+func newSince(before, after map[string]listed) (ours, others []string) {
+	for id, s := range after {
+		switch {
+		case before[id] != (listed{}):
+		case s.ours:
+			ours = append(ours, s.name)
+		default:
+			others = append(others, s.name)
 		}
 	}
-	sort.Strings(fresh)
-	return fresh, nil
+	sort.Strings(ours)
+	sort.Strings(others)
+	return ours, others
 }

@@ -42,7 +42,9 @@ func (m *Mapping) ReadOnly() bool { return m.readOnly }
 //
 // THE SLICE IS VALID ONLY UNTIL DETACH. Detach unmaps the pages, and any
 // later use of the slice (or of a subslice, or of a string made from it
-// with unsafe) crashes the program. Keep Bytes and Detach in one owner.
+// with unsafe) crashes the program, or worse, silently reads and writes
+// whatever is mapped at that address next. Keep Bytes and Detach in one
+// owner, and drop the slice when you detach.
 //
 // Two more things crash a program that touches the slice, as a fault the
 // Go runtime does not let ordinary code survive ("fatal error: fault"):
