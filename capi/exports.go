@@ -6,6 +6,7 @@ import "C"
 import (
 	"unsafe"
 
+	"github.com/libshm/libshm/internal/channel"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -217,5 +218,8 @@ func fillStat(out *C.shmlib_stat_t, info *segment.Info) {
 	}
 	if info.Locked {
 		out.flags |= C.SHMLIB_STAT_LOCKED
+	}
+	if channel.Probe(info) {
+		out.flags |= C.SHMLIB_STAT_CHANNEL
 	}
 }

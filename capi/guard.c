@@ -77,6 +77,12 @@ const char *shmlib_strerror(int code)
     case SHMLIB_EFORKED:      return "called in a forked child";
     case SHMLIB_EOS:          return "operating system error";
     case SHMLIB_EINTERNAL:    return "internal error in libshm";
+    case SHMLIB_ETIMEDOUT:    return "timed out";
+    case SHMLIB_EEOS:         return "end of stream";
+    case SHMLIB_EPEER:        return "peer gone";
+    case SHMLIB_ECORRUPT:     return "corrupt channel";
+    case SHMLIB_EBUSY:        return "busy";
+    case SHMLIB_EMSGSIZE:     return "message too large";
     }
     return "unknown error code";
 }
@@ -138,4 +144,65 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
 {
     GUARD("list");
     return shmlib_go_list(out_items, capacity, out_count);
+}
+
+int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32_t flags,
+                       char *out_key, size_t out_key_len)
+{
+    GUARD("chan_create");
+    return shmlib_go_chan_create((char *)key, capacity, mode, flags, out_key, out_key_len);
+}
+
+int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan)
+{
+    GUARD("chan_open");
+    return shmlib_go_chan_open((char *)key, end, out_chan);
+}
+
+int shmlib_chan_close(shmlib_chan_t chan)
+{
+    GUARD("chan_close");
+    return shmlib_go_chan_close(chan);
+}
+
+int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size)
+{
+    GUARD("chan_max_message");
+    return shmlib_go_chan_max_message(chan, out_size);
+}
+
+int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t timeout_ns)
+{
+    GUARD("chan_send");
+    return shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns);
+}
+
+int shmlib_chan_reserve(shmlib_chan_t chan, size_t len, int64_t timeout_ns, void **out_ptr)
+{
+    GUARD("chan_reserve");
+    return shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr);
+}
+
+int shmlib_chan_commit(shmlib_chan_t chan, size_t len)
+{
+    GUARD("chan_commit");
+    return shmlib_go_chan_commit(chan, len);
+}
+
+int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns)
+{
+    GUARD("chan_recv");
+    return shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns);
+}
+
+int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_ptr, size_t *out_len)
+{
+    GUARD("chan_peek");
+    return shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len);
+}
+
+int shmlib_chan_release(shmlib_chan_t chan)
+{
+    GUARD("chan_release");
+    return shmlib_go_chan_release(chan);
 }

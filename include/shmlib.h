@@ -142,6 +142,13 @@ const char *shmlib_version_string(void);
 #define SHMLIB_EFORKED      -10   /* called in a child made by fork() without exec() */
 #define SHMLIB_EOS          -11   /* another error from the operating system; the message names it */
 #define SHMLIB_EINTERNAL    -12   /* a bug in libshm; the message says where. Please report it. */
+/* Channel codes (see CHANNELS below). */
+#define SHMLIB_ETIMEDOUT    -13   /* the timeout passed (or was 0) before the call could proceed */
+#define SHMLIB_EEOS         -14   /* end of stream: the producer closed and every message was received */
+#define SHMLIB_EPEER        -15   /* the other end's process died; what it committed is still readable */
+#define SHMLIB_ECORRUPT     -16   /* the channel's shared state is inconsistent (scribbled on) */
+#define SHMLIB_EBUSY        -17   /* that end is held by a live process, or in use by another thread */
+#define SHMLIB_EMSGSIZE     -18   /* a message larger than the channel carries */
 
 /* Returned by shmlib_create() with SHMLIB_OPEN_EXISTING when the segment was
  * already there and has been opened, not created. Not an error. */
@@ -304,6 +311,7 @@ int shmlib_destroy(const char *key);
 /* shmlib_stat_t.flags */
 #define SHMLIB_STAT_DESTROYED 0x1u /* System V: marked for removal, still attached somewhere */
 #define SHMLIB_STAT_LOCKED    0x2u /* System V: locked in RAM with SHM_LOCK */
+#define SHMLIB_STAT_CHANNEL   0x4u /* holds a channel made by shmlib_chan_create */
 
 /*
  * What the kernel knows of a segment. Fields that a backend does not record
@@ -337,10 +345,16 @@ typedef struct shmlib_stat {
 } shmlib_stat_t;
 
 /*
- * Fills *out_stat for the segment named by key. Needs no attach, changes
- * nothing, and needs no permission on the segment itself: like `ls -l` and
- * `ipcs -m`, it works for segments the caller cannot read (System V ones
- * are then described from /proc/sysvipc/shm).
+ * Fills *out_stat for the segment named by key. Needs no attach, and needs
+ * no permission on the segment itself: like `ls -l` and `ipcs -m`, it works
+ * for segments the caller cannot read (System V ones are then described
+ * from /proc/sysvipc/shm).
+ *
+ * To tell whether a segment holds a channel (SHMLIB_STAT_CHANNEL), its first
+ * bytes are read when the caller may read them: with pread for POSIX; for
+ * System V segments whose size fits a channel, by attaching read-only for an
+ * instant, which the kernel records in atime, dtime and lpid. Nothing else
+ * changes.
  *
  * Errors: SHMLIB_EINVAL (malformed or creation-only key, NULL out_stat),
  * SHMLIB_ENOENT, SHMLIB_EOS.
@@ -361,6 +375,162 @@ int shmlib_stat(const char *key, shmlib_stat_t *out_stat);
  * `capacity` are written, *out_count tells how many there are), SHMLIB_EOS.
  */
 int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
+
+/* -------------------------------------------------------------- channels */
+
+/*
+ * A CHANNEL is a segment that carries messages from one producer process to
+ * one consumer process: variable-length messages, in order, none lost,
+ * through a ring of bounded capacity in the segment itself. It says "a
+ * buffer is ready" and "I have consumed it" without pipes or sockets, and
+ * lets both sides work in place, without copies.
+ *
+ *   create   shmlib_chan_create makes the segment and lays out an empty
+ *            channel. Its key works like any segment's: hand it over, and
+ *            shmlib_destroy it when done.
+ *   open     a process takes one END: SHMLIB_CHAN_PRODUCER or
+ *            SHMLIB_CHAN_CONSUMER, and gets a handle. Each end is held by
+ *            one process at a time: a second one gets SHMLIB_EBUSY, unless
+ *            the holder has died, in which case the end is taken over.
+ *   send     copy a message in (shmlib_chan_send), or write it in place:
+ *            shmlib_chan_reserve, fill, shmlib_chan_commit.
+ *   receive  copy a message out (shmlib_chan_recv), or read it in place:
+ *            shmlib_chan_peek, use, shmlib_chan_release.
+ *   close    shmlib_chan_close. The producer's close ends the stream: the
+ *            consumer receives what was committed, then SHMLIB_EEOS.
+ *
+ * Capacity: the data area is rounded up to a multiple of 4096 bytes (at most
+ * 8 GiB). A message may take at most half of it less 16 bytes
+ * (shmlib_chan_max_message), so that it never has to be split where the
+ * ring wraps around. Each message costs 16 bytes of header plus its length
+ * rounded up to 16, and every payload is 16-byte aligned.
+ *
+ * Waiting: calls that may wait take timeout_ns: 0 never waits
+ * (SHMLIB_ETIMEDOUT at once if the call cannot proceed), SHMLIB_WAIT_FOREVER
+ * (-1, or any negative value) waits as long as it takes, and a positive
+ * value waits at most that many nanoseconds. A waiter spins briefly, then
+ * sleeps on a futex in the segment: an idle waiter uses no CPU. If the
+ * process holding the other end dies, a waiting call returns SHMLIB_EPEER
+ * within about 100 ms (after the consumer has received everything the
+ * producer committed).
+ *
+ * Distrust: any process that attaches the segment can write anywhere in
+ * it. libshm checks every length and offset it reads from the shared state
+ * and returns SHMLIB_ECORRUPT rather than read or write out of bounds.
+ *
+ * Threads: a handle may be used from any thread, but by one thread at a
+ * time; a call made while another is in flight on the same handle fails
+ * with SHMLIB_EBUSY. Different handles are independent.
+ */
+
+/* An open end of a channel. 0 is never a valid handle. */
+typedef uint64_t shmlib_chan_t;
+
+#define SHMLIB_CHAN_PRODUCER 1
+#define SHMLIB_CHAN_CONSUMER 2
+
+#define SHMLIB_WAIT_FOREVER ((int64_t)-1)
+
+/*
+ * Creates a segment holding an empty channel with a data area of at least
+ * `capacity` bytes, and writes its key to out_key, as shmlib_create does
+ * (same key forms, mode, and flags SHMLIB_HUGETLB and SHMLIB_SPARSE;
+ * SHMLIB_OPEN_EXISTING is refused). The segment is capacity + 4096 bytes.
+ *
+ * Errors: those of shmlib_create, and SHMLIB_EINVAL for capacity 0 or above
+ * 8 GiB.
+ */
+int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32_t flags,
+                       char *out_key, size_t out_key_len);
+
+/*
+ * Attaches the channel named by key and takes one end of it
+ * (SHMLIB_CHAN_PRODUCER or SHMLIB_CHAN_CONSUMER); *out_chan receives the
+ * handle, to be closed with shmlib_chan_close.
+ *
+ * Errors: those of shmlib_attach; SHMLIB_EINVAL (bad end, NULL out_chan, or
+ * the segment is not a channel); SHMLIB_EBUSY (the end is held by a live
+ * process, this one included); SHMLIB_EEOS (opening the producer end of a
+ * channel whose producer has closed); SHMLIB_ENOTSUP (a channel layout
+ * version this library does not read); SHMLIB_ECORRUPT.
+ */
+int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan);
+
+/*
+ * Leaves the end and detaches the channel; the handle is invalid after.
+ * Closing the producer ends the stream. A pending reservation is dropped;
+ * a held message is not released, so the next consumer receives it again.
+ * The segment itself lives on until shmlib_destroy.
+ *
+ * Errors: SHMLIB_EINVAL (not an open handle), SHMLIB_EBUSY (another thread
+ * is in a call on this handle).
+ */
+int shmlib_chan_close(shmlib_chan_t chan);
+
+/* The largest message the channel carries, in *out_size. */
+int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size);
+
+/*
+ * Producer: copies len bytes from buf into the channel as one message,
+ * waiting up to timeout_ns for room. len may be 0.
+ *
+ * Errors: SHMLIB_EINVAL (not a producer handle, NULL buf with len > 0, a
+ * reservation pending), SHMLIB_EMSGSIZE, SHMLIB_ETIMEDOUT, SHMLIB_EPEER (the
+ * consumer died while the ring was full), SHMLIB_ECORRUPT, SHMLIB_EBUSY.
+ */
+int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t timeout_ns);
+
+/*
+ * Producer: waits up to timeout_ns for room for a message of len bytes and
+ * returns, in *out_ptr, where to write it: len bytes, 16-byte aligned, in
+ * the shared segment. Nothing is visible to the consumer until
+ * shmlib_chan_commit; the pointer is valid until then (or until close).
+ *
+ * Errors: as shmlib_chan_send, and SHMLIB_EINVAL for a NULL out_ptr.
+ */
+int shmlib_chan_reserve(shmlib_chan_t chan, size_t len, int64_t timeout_ns, void **out_ptr);
+
+/*
+ * Producer: publishes the first len bytes of the pending reservation
+ * (len at most what was reserved) as one message, and wakes the consumer.
+ * The reserved memory then belongs to the consumer: do not touch it again.
+ *
+ * Errors: SHMLIB_EINVAL (not a producer handle, nothing reserved, len larger
+ * than reserved), SHMLIB_EBUSY.
+ */
+int shmlib_chan_commit(shmlib_chan_t chan, size_t len);
+
+/*
+ * Consumer: waits up to timeout_ns for the next message and copies it into
+ * buf (cap bytes); *out_len receives its length. A message longer than cap
+ * stays in the channel: SHMLIB_ERANGE, with *out_len set to its length, so
+ * the caller can retry with a larger buffer.
+ *
+ * Errors: SHMLIB_EINVAL (not a consumer handle, NULL out_len, NULL buf with
+ * cap > 0, a message held by peek), SHMLIB_ERANGE, SHMLIB_ETIMEDOUT,
+ * SHMLIB_EEOS, SHMLIB_EPEER, SHMLIB_ECORRUPT, SHMLIB_EBUSY.
+ */
+int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns);
+
+/*
+ * Consumer: waits up to timeout_ns for the next message and returns it in
+ * place: *out_ptr and *out_len, 16-byte aligned, in the shared segment. The
+ * message is held, and the pointer valid, until shmlib_chan_release; the
+ * producer cannot reuse that memory meanwhile. Only one message is held at
+ * a time.
+ *
+ * Errors: as shmlib_chan_recv (SHMLIB_EINVAL for NULL out_ptr or out_len).
+ */
+int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_ptr, size_t *out_len);
+
+/*
+ * Consumer: releases the message peek returned; its memory goes back to the
+ * producer, and the pointer must not be used again.
+ *
+ * Errors: SHMLIB_EINVAL (not a consumer handle, or no message held),
+ * SHMLIB_EBUSY.
+ */
+int shmlib_chan_release(shmlib_chan_t chan);
 
 #ifdef __cplusplus
 }

@@ -97,9 +97,15 @@ func initialize(s shared, capacity uint64) {
 // a single atomic store publishes it and the bytes read "LSHMCHAN".
 var magicWord = binary.NativeEndian.Uint64([]byte(magic))
 
-// IsChannel reports whether the first bytes of a segment are a channel's.
-func IsChannel(head []byte) bool {
-	return len(head) >= len(magic) && string(head[:len(magic)]) == magic
+// Probe reports whether the segment info describes holds a channel, by its
+// magic. Only segments whose size a channel could have are read, which
+// spares most others the read-only attach a System V read needs.
+func Probe(info *segment.Info) bool {
+	size := info.Size
+	if size < SegmentSize(minCapacity) || size > SegmentSize(maxCapacity) || size%granule != 0 {
+		return false
+	}
+	return string(segment.Head(info, len(magic))) == magic
 }
 
 // Open attaches the channel named by key and takes one of its ends.

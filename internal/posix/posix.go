@@ -65,6 +65,21 @@ func CheckAccess(name string) error {
 	return nil
 }
 
+// ReadHead reads the first n bytes of the object, without mapping it.
+func ReadHead(name string, n int) ([]byte, error) {
+	fd, err := openShm(name, unix.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFd(fd)
+	b := make([]byte, n)
+	got, err := unix.Pread(fd, b, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("pread", err)
+	}
+	return b[:got], nil
+}
+
 // Unlink removes the name. Mappings of the object keep working; its memory
 // goes when the last of them ends.
 func Unlink(name string) error {
