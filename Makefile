@@ -33,7 +33,7 @@ all: lib
 help:
 	@echo "make            build $(LIB) (same as make lib)"
 	@echo "make demo       the main job: separate C processes share a segment, stage by stage"
-	@echo "make test       every test: Go core (-race), C, ABI, Python, cross-language; fails on leaked segments"
+	@echo "make test       every test: Go core and binding (-race), C, ABI, Python, cross-language; fails on leaked segments"
 	@echo "make bench      benchmarks against raw syscalls and the Python stdlib -> $(BUILD)/bench.json"
 	@echo "make install    PREFIX=$(PREFIX): library, header and shmlib.pc (pkg-config)"
 	@echo "make clean      remove $(BUILD)/"
@@ -76,9 +76,12 @@ test: lib $(C_TESTS) $(C_EXAMPLES)
 	$(MAKE) --no-print-directory test-go test-abi test-c test-python test-cross
 	@scripts/leakcheck.sh compare $(BUILD)/leak-before
 
+# -p 1: each package's TestMain fails it on segments that appeared during
+# its run, so packages must not run side by side.
 test-go:
 	$(GO) vet ./...
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./internal/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -p 1 ./internal/... ./bindings/go/...
+	CGO_ENABLED=0 $(GO) test -count=1 -p 1 ./bindings/go/...
 
 test-abi: lib
 	scripts/abicheck.sh $(LIB) include/shmlib.h
