@@ -33,6 +33,13 @@ EFAULT = -9
 EFORKED = -10
 EOS = -11
 EINTERNAL = -12
+# Channel codes.
+ETIMEDOUT = -13
+EEOS = -14
+EPEER = -15
+ECORRUPT = -16
+EBUSY = -17
+EMSGSIZE = -18
 OPENED = 1
 
 # shmlib_create() flags.
@@ -51,6 +58,12 @@ BACKEND_SYSV = 2
 
 STAT_DESTROYED = 0x1
 STAT_LOCKED = 0x2
+STAT_CHANNEL = 0x4
+
+# Channels.
+CHAN_PRODUCER = 1
+CHAN_CONSUMER = 2
+WAIT_FOREVER = -1
 
 
 class Stat(ctypes.Structure):
@@ -112,25 +125,44 @@ def _load():
         "libshm.so.")
 
 
+chan_t = c_uint64  # shmlib_chan_t
+
+# (restype, argtypes) of every function in shmlib.h, in its order.
+PROTOTYPES = {
+    "shmlib_version": (c_uint, []),
+    "shmlib_version_string": (c_char_p, []),
+    "shmlib_strerror": (c_char_p, [c_int]),
+    "shmlib_last_error": (c_int, [POINTER(c_char), c_size_t]),
+    "shmlib_ftok": (c_int, [c_char_p, c_int, POINTER(c_char), c_size_t]),
+    "shmlib_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,
+                              POINTER(c_char), c_size_t]),
+    "shmlib_attach": (c_int, [c_char_p, c_void_p, c_uint32,
+                              POINTER(c_void_p), POINTER(c_uint64)]),
+    "shmlib_detach": (c_int, [c_void_p]),
+    "shmlib_destroy": (c_int, [c_char_p]),
+    "shmlib_stat": (c_int, [c_char_p, POINTER(Stat)]),
+    "shmlib_list": (c_int, [POINTER(Stat), c_size_t, POINTER(c_size_t)]),
+    "shmlib_chan_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,
+                                   POINTER(c_char), c_size_t]),
+    "shmlib_chan_open": (c_int, [c_char_p, c_int, POINTER(chan_t)]),
+    "shmlib_chan_close": (c_int, [chan_t]),
+    "shmlib_chan_max_message": (c_int, [chan_t, POINTER(c_uint64)]),
+    "shmlib_chan_send": (c_int, [chan_t, c_void_p, c_size_t, c_int64]),
+    "shmlib_chan_reserve": (c_int, [chan_t, c_size_t, c_int64,
+                                    POINTER(c_void_p)]),
+    "shmlib_chan_commit": (c_int, [chan_t, c_size_t]),
+    "shmlib_chan_recv": (c_int, [chan_t, c_void_p, c_size_t,
+                                 POINTER(c_size_t), c_int64]),
+    "shmlib_chan_peek": (c_int, [chan_t, c_int64, POINTER(c_void_p),
+                                 POINTER(c_size_t)]),
+    "shmlib_chan_release": (c_int, [chan_t]),
+}
+
+
 def _declare(lib):
     """Declares argtypes and restype of every function in shmlib.h, so that
     ctypes converts and checks arguments instead of guessing."""
-    protos = {
-        "shmlib_version": (c_uint, []),
-        "shmlib_version_string": (c_char_p, []),
-        "shmlib_strerror": (c_char_p, [c_int]),
-        "shmlib_last_error": (c_int, [POINTER(c_char), c_size_t]),
-        "shmlib_ftok": (c_int, [c_char_p, c_int, POINTER(c_char), c_size_t]),
-        "shmlib_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,
-                                  POINTER(c_char), c_size_t]),
-        "shmlib_attach": (c_int, [c_char_p, c_void_p, c_uint32,
-                                  POINTER(c_void_p), POINTER(c_uint64)]),
-        "shmlib_detach": (c_int, [c_void_p]),
-        "shmlib_destroy": (c_int, [c_char_p]),
-        "shmlib_stat": (c_int, [c_char_p, POINTER(Stat)]),
-        "shmlib_list": (c_int, [POINTER(Stat), c_size_t, POINTER(c_size_t)]),
-    }
-    for name, (restype, argtypes) in protos.items():
+    for name, (restype, argtypes) in PROTOTYPES.items():
         try:
             func = getattr(lib, name)
         except AttributeError:

@@ -22,9 +22,7 @@ def _mark_forked():
 os.register_at_fork(after_in_child=_mark_forked)
 
 
-def refuse_if_forked(op, key=None):
-    """Raises Forked if this process is a fork of one that loaded libshm."""
-    if forked:
-        what = op if key is None else f"{op} {key}"
-        raise Forked(_ffi.EFORKED,
-                     f"{what}: called in a forked child: {FORK_HINT}")
+def refuse(op, key=None):
+    """Raises Forked; callers check `forked` first (it is on hot paths)."""
+    what = op if key is None else f"{op} {key}"
+    raise Forked(_ffi.EFORKED, f"{what}: called in a forked child: {FORK_HINT}")

@@ -138,6 +138,7 @@ def cmd_info(args):
         ("last change", _when(info.ctime)),
         ("destroyed", _yes_no(info.destroyed)),
         ("locked", _yes_no(info.locked)),
+        ("channel", _yes_no(info.channel)),
     ]
     width = max(len(name) for name, _ in lines)
     for name, value in lines:

@@ -2,7 +2,6 @@
 
 import ctypes
 import dataclasses
-import os
 from typing import Optional
 
 from . import _ffi, _fork, keys
@@ -38,13 +37,14 @@ class SegmentInfo:
     ctime: int              #: last change of size, mode or owner
     destroyed: bool         #: System V: marked for removal, still attached
     locked: bool            #: System V: locked in RAM (SHM_LOCK)
+    channel: bool           #: holds a libshm channel (shmlib_chan_create)
 
     @classmethod
     def _from_stat(cls, st):
         backend = _BACKENDS.get(st.backend, f"unknown({st.backend})")
         sysv = backend == "sysv"
         return cls(
-            key=os.fsdecode(st.key),
+            key=keys.decode(st.key),
             backend=backend,
             size=st.size,
             mode=st.mode,
@@ -62,6 +62,7 @@ class SegmentInfo:
             ctime=st.ctime,
             destroyed=bool(st.flags & _ffi.STAT_DESTROYED),
             locked=bool(st.flags & _ffi.STAT_LOCKED),
+            channel=bool(st.flags & _ffi.STAT_CHANNEL),
         )
 
 
@@ -69,7 +70,8 @@ def stat(key):
     """What the kernel knows of the segment named by `key`, as a
     SegmentInfo. Needs no attach and changes nothing."""
     raw = keys.encode(key, "stat")
-    _fork.refuse_if_forked("stat", key)
+    if _fork.forked:
+        _fork.refuse("stat", key)
     st = _ffi.Stat()
     check(_ffi.lib.shmlib_stat(raw, ctypes.byref(st)))
     return SegmentInfo._from_stat(st)
@@ -78,7 +80,8 @@ def stat(key):
 def list_segments():
     """Every segment this process can see: POSIX objects (by name), then
     System V segments (by shmid), as a list of SegmentInfo."""
-    _fork.refuse_if_forked("list")
+    if _fork.forked:
+        _fork.refuse("list")
     count = ctypes.c_size_t()
     capacity = 64  # most machines have fewer; one call is then enough
     while True:

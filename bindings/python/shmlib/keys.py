@@ -26,14 +26,22 @@ def encode(key, op):
     if "\0" in key:
         raise InvalidArgument(_ffi.EINVAL,
                               f"{op} {key!r}: a key cannot contain NUL")
-    # fsencode: POSIX names are file names, which need not be UTF-8.
-    return os.fsencode(key)
+    # As os.fsencode does on Linux: POSIX names are file names, which need
+    # not be UTF-8 (undecodable bytes round-trip through surrogateescape).
+    return key.encode("utf-8", "surrogateescape")
+
+
+def decode(raw):
+    """A key from the library, as os.fsdecode would give it."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def canonical(key):
     """The canonical form of a key ("/frames" -> "posix:/frames",
     "sysv:key=42" -> "sysv:key=0x0000002a"); a key it does not recognise is
     returned as it is, for the library to judge."""
+    if key.startswith("posix:/"):  # the common case first
+        return key
     if key.startswith("/"):
         return "posix:" + key
     for prefix, form in (("sysv:key=", "sysv:key=0x{:08x}"),
@@ -52,7 +60,8 @@ def ftok(path, proj_id):
     the key comes from the file's inode and device: two files can give the
     same key, and a file made again gives another.
     """
-    _fork.refuse_if_forked("ftok", str(path))
+    if _fork.forked:
+        _fork.refuse("ftok", str(path))
     raw = os.fsencode(os.fspath(path))
     if b"\0" in raw:
         raise InvalidArgument(_ffi.EINVAL,

@@ -18,17 +18,33 @@ import weakref
 
 from . import _ffi, _fork, keys
 from .errors import (FORK_HINT, Error, Forked, InvalidArgument, NotAttached,
-                     NotFound, check)
+                     NotFound, from_code)
 
 # Every attached Segment of this process, including those inherited from a
-# parent by fork(): a forked child cannot call the library, so unpickling a
-# Segment there reuses the mapping found here (see _reattach).
-_live = weakref.WeakSet()
+# parent by fork(), as id -> weak reference: a forked child cannot call the
+# library, so unpickling a Segment there reuses a mapping found here (see
+# _reattach). Weak, so that a forgotten Segment is still collected and
+# unmapped; detach() removes the entry.
+_live = {}
 
-# Keys that create(..., destroy_on_exit=True) made, and the pid that made
-# them: a forked child inherits atexit handlers, and must not run them.
-_destroy_at_exit = {}
+# Guards the step from "no views" to "unmapped" against a view being made
+# meanwhile in another thread (see Segment.detach). One lock for all
+# Segments: it is held for a few bytecodes, never across a library call.
+_views_lock = threading.Lock()
+
+# Keys that create(..., destroy_on_exit=True) made.
+_destroy_at_exit = set()
 _exit_lock = threading.Lock()
+
+
+def _reset_locks_in_child():
+    # Another thread may have held one at the fork; it does not exist here.
+    global _views_lock, _exit_lock
+    _views_lock = threading.Lock()
+    _exit_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_locks_in_child)
 
 
 class Segment:
@@ -44,24 +60,22 @@ class Segment:
     """
 
     __slots__ = ("_key", "_size", "_readonly", "_address", "_array",
-                 "_pid", "_created", "_lock", "__weakref__")
+                 "_created", "__weakref__")
 
     def __init__(self):
         raise TypeError("Segments are made by shmlib.create() and "
                         "shmlib.attach()")
 
     @classmethod
-    def _wrap(cls, key, address, size, readonly, pid, created=False):
+    def _wrap(cls, key, address, size, readonly, created=False):
         self = object.__new__(cls)
         self._key = key
         self._size = size
         self._readonly = readonly
         self._address = address
-        self._array = None      # the ctypes array views are built on, lazily
-        self._pid = pid         # the process whose library call mapped it
+        self._array = None  # the ctypes array views are built on, lazily
         self._created = created
-        self._lock = threading.Lock()
-        _live.add(self)
+        _live[id(self)] = weakref.ref(self)
         return self
 
     @property
@@ -112,7 +126,7 @@ class Segment:
         return view.toreadonly() if self._readonly else view
 
     def _map_array(self):
-        with self._lock:
+        with _views_lock:
             if self._address is None:
                 raise self._detached_error("buf")
             if self._array is None:
@@ -159,7 +173,7 @@ class Segment:
         only ends Python's access to it; the memory stays mapped in the
         child until it exits.
         """
-        with self._lock:
+        with _views_lock:
             address = self._address
             if address is None:
                 raise self._detached_error("detach")
@@ -173,9 +187,13 @@ class Segment:
                     "first")
             self._array = None
             self._address = None
-        _live.discard(self)
-        if self._pid == os.getpid():
-            check(_ffi.lib.shmlib_detach(address))
+        _live.pop(id(self), None)
+        # In a forked child every mapping is the parent's (the library makes
+        # none there), and the library cannot unmap it.
+        if not _fork.forked:
+            rc = _ffi.lib.shmlib_detach(address)
+            if rc < 0:
+                raise from_code(rc)
 
     def destroy(self):
         """Destroys the segment (see shmlib.destroy); does not detach."""
@@ -211,6 +229,9 @@ class Segment:
         return f"<shmlib.Segment {self._key} {self._size} bytes{mode} {state}>"
 
 
+_KeyBuffer = ctypes.c_char * _ffi.KEY_MAX
+
+
 def _size_arg(op, size):
     # ctypes would silently wrap a negative or huge size into a c_uint64.
     if not isinstance(size, int):
@@ -234,7 +255,8 @@ def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
             raise InvalidArgument(_ffi.EINVAL,
                                   f"create {key}: not a {backend} key")
     raw = keys.encode(key, "create")
-    _fork.refuse_if_forked("create", key)
+    if _fork.forked:
+        _fork.refuse("create", key)
     size = _size_arg("create", size)
     if not isinstance(mode, int) or not 0 <= mode < 2**32:
         raise InvalidArgument(_ffi.EINVAL,
@@ -242,9 +264,11 @@ def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
     flags = ((_ffi.OPEN_EXISTING if open_existing else 0)
              | (_ffi.HUGETLB if hugetlb else 0)
              | (_ffi.SPARSE if sparse else 0))
-    out = ctypes.create_string_buffer(_ffi.KEY_MAX)
-    rc = check(_ffi.lib.shmlib_create(raw, size, mode, flags, out, len(out)))
-    return os.fsdecode(out.value), rc == _ffi.OPENED
+    out = _KeyBuffer()
+    rc = _ffi.lib.shmlib_create(raw, size, mode, flags, out, _ffi.KEY_MAX)
+    if rc < 0:
+        raise from_code(rc)
+    return keys.decode(out.value), rc == _ffi.OPENED
 
 
 def create_detached(size, key=None, *, backend=None, mode=0o600,
@@ -311,16 +335,19 @@ def attach(key, *, readonly=False, populate=False, lock=False):
     has no leading slash) or posix_key(sm.name).
     """
     raw = keys.encode(key, "attach")
-    _fork.refuse_if_forked("attach", key)
+    if _fork.forked:
+        _fork.refuse("attach", key)
     flags = ((_ffi.RDONLY if readonly else 0)
              | (_ffi.POPULATE if populate else 0)
              | (_ffi.LOCK if lock else 0))
     address = ctypes.c_void_p()
     size = ctypes.c_uint64()
-    check(_ffi.lib.shmlib_attach(raw, None, flags, ctypes.byref(address),
-                                 ctypes.byref(size)))
+    rc = _ffi.lib.shmlib_attach(raw, None, flags, ctypes.byref(address),
+                                ctypes.byref(size))
+    if rc < 0:
+        raise from_code(rc)
     return Segment._wrap(keys.canonical(key), address.value, size.value,
-                         bool(readonly), os.getpid())
+                         bool(readonly))
 
 
 def destroy(key):
@@ -331,28 +358,33 @@ def destroy(key):
     Raises NotFound if there is no such segment (or it is destroyed).
     """
     raw = keys.encode(key, "destroy")
-    _fork.refuse_if_forked("destroy", key)
-    check(_ffi.lib.shmlib_destroy(raw))
-    with _exit_lock:
-        _destroy_at_exit.pop(keys.canonical(key), None)
+    if _fork.forked:
+        _fork.refuse("destroy", key)
+    rc = _ffi.lib.shmlib_destroy(raw)
+    if rc < 0:
+        raise from_code(rc)
+    if _destroy_at_exit:
+        # Whatever is made under this key from now on is somebody else's.
+        with _exit_lock:
+            _destroy_at_exit.discard(keys.canonical(key))
 
 
 def _register_destroy_at_exit(key):
     with _exit_lock:
         if not _destroy_at_exit:
             atexit.register(_destroy_registered)
-        _destroy_at_exit[key] = os.getpid()
+        _destroy_at_exit.add(key)
 
 
 def _destroy_registered():
+    # A forked child inherits atexit handlers; the segments are not its own.
+    if _fork.forked:
+        return
     with _exit_lock:
-        pending = [key for key, pid in _destroy_at_exit.items()
-                   if pid == os.getpid()]
+        pending = list(_destroy_at_exit)
     for key in pending:
-        try:
+        with contextlib.suppress(NotFound):
             destroy(key)
-        except NotFound:
-            pass
 
 
 def _reattach(key, readonly):
@@ -360,11 +392,13 @@ def _reattach(key, readonly):
     mapping inherited from the parent."""
     if not _fork.forked:
         return attach(key, readonly=readonly)
-    for inherited in list(_live):
-        if (inherited._key == key and inherited._address is not None
+    for ref in list(_live.values()):
+        inherited = ref()
+        if (inherited is not None and inherited._key == key
+                and inherited._address is not None
                 and (readonly or not inherited._readonly)):
             return Segment._wrap(key, inherited._address, inherited._size,
-                                 readonly, inherited._pid)
+                                 readonly)
     raise Forked(_ffi.EFORKED,
                  f"attach {key}: this forked child did not inherit a "
                  f"{'' if readonly else 'writable '}mapping of it (the "

@@ -24,14 +24,53 @@ def header():
         return f.read()
 
 
-def test_every_header_function_has_a_prototype(header):
-    declared = set(re.findall(r"\b(shmlib_\w+)\s*\(", header))
-    declared -= {"shmlib_stat_t"}
-    assert len(declared) == 11, declared
-    for name in declared:
+# How the header's C types are spelled in ctypes.
+C_TYPES = {
+    "int": ctypes.c_int,
+    "unsigned int": ctypes.c_uint,
+    "size_t": ctypes.c_size_t,
+    "uint32_t": ctypes.c_uint32,
+    "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
+    "shmlib_chan_t": ctypes.c_uint64,
+    "const char *": ctypes.c_char_p,
+    "char *": ctypes.POINTER(ctypes.c_char),
+    "void *": ctypes.c_void_p,
+    "const void *": ctypes.c_void_p,
+    "void **": ctypes.POINTER(ctypes.c_void_p),
+    "const void **": ctypes.POINTER(ctypes.c_void_p),
+    "uint64_t *": ctypes.POINTER(ctypes.c_uint64),
+    "size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "shmlib_chan_t *": ctypes.POINTER(ctypes.c_uint64),
+    "shmlib_stat_t *": ctypes.POINTER(_ffi.Stat),
+}
+
+
+def _c_type(declaration):
+    """"const char *key" -> "const char *"; "size_t len" -> "size_t"."""
+    declaration = " ".join(declaration.split())
+    match = re.fullmatch(r"(.*?)\s*(\**)\s*\w+", declaration)
+    base, stars = match.group(1), match.group(2)
+    return base + (" " + stars if stars else "")
+
+
+def header_prototypes(header):
+    found = {}
+    pattern = r"^(int|unsigned int|const char \*)\s*(shmlib_\w+)\(([^)]*)\);"
+    for restype, name, params in re.findall(pattern, header, re.M):
+        params = [] if params.strip() == "void" else params.split(",")
+        found[name] = (restype.strip(), [_c_type(p) for p in params])
+    return found
+
+
+def test_every_header_function_is_declared_with_its_c_types(header):
+    declared = header_prototypes(header)
+    assert len(declared) >= 11
+    assert set(declared) == set(_ffi.PROTOTYPES)
+    for name, (restype, params) in declared.items():
         func = getattr(_ffi.lib, name)
-        assert func.restype is not None, name
-        assert func.argtypes is not None, name
+        assert func.restype is C_TYPES[restype], name
+        assert func.argtypes == [C_TYPES[p] for p in params], name
 
 
 def test_constants_match_the_header(header):

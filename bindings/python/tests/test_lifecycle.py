@@ -1,5 +1,6 @@
 """create / attach / detach / destroy on real segments, and every error."""
 
+import ctypes
 import os
 import pickle
 import subprocess
@@ -388,3 +389,18 @@ for key, sparse in (({names[0]!r}, True), ({names[1]!r}, False)):
     for key in names:
         with pytest.raises(shmlib.NotFound):
             shmlib.stat(key)
+
+
+@pytest.mark.parametrize("backend", ["posix", "sysv"])
+def test_stat_tells_a_channel_from_a_plain_segment(backend, cleanup):
+    # The Python package has no channel API yet; make one through ctypes.
+    out = ctypes.create_string_buffer(shmlib.KEY_MAX)
+    rc = shmlib._ffi.lib.shmlib_chan_create(f"{backend}:".encode(), 4096,
+                                            0o600, 0, out, len(out))
+    assert rc == 0, shmlib.strerror(rc)
+    channel = cleanup(out.value.decode())
+    plain = cleanup(shmlib.create_detached(8192, backend=backend))
+    assert shmlib.stat(channel).channel
+    assert not shmlib.stat(plain).channel
+    listed = {info.key: info.channel for info in shmlib.list_segments()}
+    assert listed[channel] and not listed[plain]
