@@ -26,7 +26,7 @@ C_TESTS    := $(patsubst bindings/c/tests/%.c,$(BUILD)/c/%,$(wildcard bindings/c
 C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard bindings/c/examples/*.c))
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all lib demo test test-go test-c test-python test-cross test-abi bench install uninstall clean help
+.PHONY: all lib demo test test-go test-c test-python test-cross test-abi bench fuzz install uninstall clean help
 
 all: lib
 
@@ -35,6 +35,7 @@ help:
 	@echo "make demo       the main job: separate C processes share a segment, stage by stage"
 	@echo "make test       every test: Go core and binding (-race), C, ABI, Python, cross-language; fails on leaked segments"
 	@echo "make bench      benchmarks against raw syscalls and the Python stdlib -> $(BUILD)/bench.json"
+	@echo "make fuzz       each Go fuzz target for FUZZTIME (default 60s); make test runs their seed corpora"
 	@echo "make install    PREFIX=$(PREFIX): library, header and shmlib.pc (pkg-config)"
 	@echo "make clean      remove $(BUILD)/"
 
@@ -99,6 +100,14 @@ test-cross: lib $(C_EXAMPLES)
 
 bench: lib $(C_BENCH)
 	$(PYTHON) bench/run.py $(BUILD)
+
+# Key strings and channel records are what other processes hand us; fuzz
+# both. New findings land in each package's testdata/fuzz, which make test
+# then replays.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/keys
+	$(GO) test -run=XXX -fuzz=FuzzConsumer -fuzztime=$(FUZZTIME) ./internal/channel
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
