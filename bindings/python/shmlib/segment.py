@@ -6,11 +6,16 @@ arrays over it) is built on one private ctypes array per mapping, and each
 keeps that array alive. So the array's reference count tells whether any
 view is alive: detach() refuses with BufferError while one is, as
 mmap.close() does, and only then unmaps.
+
+The array also refers back to its Segment, so a Segment lives as long as
+any view of it: one dropped without detach() is unmapped by the garbage
+collector once the last view is gone, never before.
 """
 
 import atexit
 import contextlib
 import ctypes
+import operator
 import os
 import sys
 import threading
@@ -131,7 +136,9 @@ class Segment:
                 raise self._detached_error("buf")
             if self._array is None:
                 array_type = ctypes.c_char * self._size
-                self._array = array_type.from_address(self._address)
+                array = array_type.from_address(self._address)
+                array.segment = self  # see the module docstring
+                self._array = array
             return self._array
 
     def ndarray(self, shape, dtype="uint8", offset=0):
@@ -142,7 +149,10 @@ class Segment:
         import numpy
 
         dtype = numpy.dtype(dtype)
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        try:
+            shape = (operator.index(shape),)
+        except TypeError:
+            shape = tuple(operator.index(n) for n in shape)
         if any(n < 0 for n in shape):
             raise ValueError(f"ndarray: negative dimension in {shape}")
         count = 1
@@ -215,8 +225,8 @@ class Segment:
         return (_reattach, (self._key, self._readonly))
 
     def __del__(self):
-        # Unmap a forgotten mapping, as mmap does; if views are alive the
-        # mapping stays until they are gone from the process, which is safe.
+        # Unmap a forgotten mapping, as mmap does. Views keep their Segment
+        # alive, so there are none left by now.
         try:
             if self._address is not None:
                 self.detach()

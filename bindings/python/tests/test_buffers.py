@@ -66,14 +66,26 @@ def test_after_detach_buf_and_address_raise_value_error(segment):
 def test_dropping_a_segment_with_live_views_keeps_them_valid(posix_key):
     view = shmlib.create(4096, posix_key).buf  # the Segment is garbage now
     gc.collect()
-    view[0] = 200  # still mapped: the mapping stays while a view lives
+    view[0] = 200  # still mapped: the view keeps its Segment alive
     with shmlib.attach(posix_key) as again:
         assert again.buf[0] == 200
+
+
+def test_a_dropped_segment_is_unmapped_after_its_last_view(cleanup, np):
+    key = cleanup(shmlib.create_detached(4096, backend="sysv"))
+    array = shmlib.attach(key).ndarray(16, np.uint32)
+    gc.collect()
+    assert shmlib.stat(key).nattach == 1
+    array[:] = 7
+    del array
+    gc.collect()
+    assert shmlib.stat(key).nattach == 0
 
 
 def test_dropping_a_segment_detaches_it(cleanup):
     seg = shmlib.create(4096, backend="sysv")
     key = cleanup(seg.key)
+    seg.buf[0] = 1  # with a view made and gone
     assert shmlib.stat(key).nattach == 1
     del seg
     gc.collect()
