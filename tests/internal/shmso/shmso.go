@@ -47,6 +47,17 @@ type Lib struct {
 	destroy       func(key string) int32
 	stat          func(key string, out *Stat) int32
 	list          func(out *Stat, capacity uintptr, outCount *uintptr) int32
+
+	chanCreate     func(key string, capacity uint64, mode, flags uint32, outKey *byte, outKeyLen uintptr) int32
+	chanOpen       func(key string, end int32, out *uint64) int32
+	chanClose      func(ch uint64) int32
+	chanMaxMessage func(ch uint64, out *uint64) int32
+	chanSend       func(ch uint64, buf *byte, n uintptr, timeout int64) int32
+	chanReserve    func(ch uint64, n uintptr, timeout int64, out *unsafe.Pointer) int32
+	chanCommit     func(ch uint64, n uintptr) int32
+	chanRecv       func(ch uint64, buf *byte, capacity uintptr, outLen *uintptr, timeout int64) int32
+	chanPeek       func(ch uint64, timeout int64, out *unsafe.Pointer, outLen *uintptr) int32
+	chanRelease    func(ch uint64) int32
 }
 
 // Open loads the library at path (absolute, so that no search path can
@@ -58,7 +69,22 @@ func Open(path string) (*Lib, error) {
 		return nil, fmt.Errorf("dlopen %s: %w", path, err)
 	}
 	l := &Lib{}
-	for name, fptr := range map[string]any{
+	for name, fptr := range l.functions() {
+		// RegisterLibFunc panics on a missing symbol; say which one.
+		if _, err := purego.Dlsym(h, name); err != nil {
+			return nil, fmt.Errorf("%s does not export %s: %w", path, name, err)
+		}
+		purego.RegisterLibFunc(fptr, h, name)
+	}
+	if v := l.Version(); v != versionNumber {
+		return nil, fmt.Errorf("%s is version %d (%s), the header says %d", path, v, l.VersionString(), versionNumber)
+	}
+	return l, nil
+}
+
+// functions maps each function of the header to the field that holds it.
+func (l *Lib) functions() map[string]any {
+	return map[string]any{
 		"shmlib_version":        &l.version,
 		"shmlib_version_string": &l.versionString,
 		"shmlib_strerror":       &l.strerror,
@@ -70,17 +96,28 @@ func Open(path string) (*Lib, error) {
 		"shmlib_destroy":        &l.destroy,
 		"shmlib_stat":           &l.stat,
 		"shmlib_list":           &l.list,
-	} {
-		// RegisterLibFunc panics on a missing symbol; say which one.
-		if _, err := purego.Dlsym(h, name); err != nil {
-			return nil, fmt.Errorf("%s does not export %s: %w", path, name, err)
-		}
-		purego.RegisterLibFunc(fptr, h, name)
+
+		"shmlib_chan_create":      &l.chanCreate,
+		"shmlib_chan_open":        &l.chanOpen,
+		"shmlib_chan_close":       &l.chanClose,
+		"shmlib_chan_max_message": &l.chanMaxMessage,
+		"shmlib_chan_send":        &l.chanSend,
+		"shmlib_chan_reserve":     &l.chanReserve,
+		"shmlib_chan_commit":      &l.chanCommit,
+		"shmlib_chan_recv":        &l.chanRecv,
+		"shmlib_chan_peek":        &l.chanPeek,
+		"shmlib_chan_release":     &l.chanRelease,
 	}
-	if v := l.Version(); v != versionNumber {
-		return nil, fmt.Errorf("%s is version %d (%s), the header says %d", path, v, l.VersionString(), versionNumber)
+}
+
+// Functions names the functions Open registers, for a test that checks
+// them against the header.
+func Functions() []string {
+	var names []string
+	for name := range new(Lib).functions() {
+		names = append(names, name)
 	}
-	return l, nil
+	return names
 }
 
 // call runs one library call and, if it failed, reads the message. The

@@ -1,0 +1,100 @@
+package shmso
+
+import "unsafe"
+
+// The ends of a channel, SHMLIB_CHAN_PRODUCER and SHMLIB_CHAN_CONSUMER.
+const (
+	Producer = 1
+	Consumer = 2
+)
+
+// WaitForever is SHMLIB_WAIT_FOREVER, the timeout of calls that wait as
+// long as it takes.
+const WaitForever = -1
+
+// Chan is an open end of a channel.
+type Chan struct {
+	lib *Lib
+	h   uint64
+}
+
+// ChanCreate is shmlib_chan_create(key, capacity, mode, flags): the
+// canonical key of the new segment that holds the channel.
+func (l *Lib) ChanCreate(key string, capacity uint64, mode, flags uint32) (string, error) {
+	var out [KeyMax]byte
+	_, err := l.call(func() int32 { return l.chanCreate(key, capacity, mode, flags, &out[0], uintptr(len(out))) })
+	return cString(out[:]), err
+}
+
+// ChanOpen is shmlib_chan_open(key, end).
+func (l *Lib) ChanOpen(key string, end int) (*Chan, error) {
+	var h uint64
+	if _, err := l.call(func() int32 { return l.chanOpen(key, int32(end), &h) }); err != nil {
+		return nil, err
+	}
+	return &Chan{l, h}, nil
+}
+
+// Close is shmlib_chan_close.
+func (c *Chan) Close() error {
+	_, err := c.lib.call(func() int32 { return c.lib.chanClose(c.h) })
+	return err
+}
+
+// MaxMessage is shmlib_chan_max_message.
+func (c *Chan) MaxMessage() (uint64, error) {
+	var n uint64
+	_, err := c.lib.call(func() int32 { return c.lib.chanMaxMessage(c.h, &n) })
+	return n, err
+}
+
+// Send is shmlib_chan_send: msg is copied into the channel.
+func (c *Chan) Send(msg []byte, timeout int64) error {
+	_, err := c.lib.call(func() int32 {
+		return c.lib.chanSend(c.h, unsafe.SliceData(msg), uintptr(len(msg)), timeout)
+	})
+	return err
+}
+
+// Reserve is shmlib_chan_reserve: n bytes of the segment to write a message
+// in place, valid until Commit.
+func (c *Chan) Reserve(n int, timeout int64) ([]byte, error) {
+	var p unsafe.Pointer
+	if _, err := c.lib.call(func() int32 { return c.lib.chanReserve(c.h, uintptr(n), timeout, &p) }); err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*byte)(p), n), nil
+}
+
+// Commit is shmlib_chan_commit: the first n reserved bytes become a message.
+func (c *Chan) Commit(n int) error {
+	_, err := c.lib.call(func() int32 { return c.lib.chanCommit(c.h, uintptr(n)) })
+	return err
+}
+
+// Recv is shmlib_chan_recv: the next message is copied into buf, and its
+// length returned.
+func (c *Chan) Recv(buf []byte, timeout int64) (int, error) {
+	var n uintptr
+	_, err := c.lib.call(func() int32 {
+		return c.lib.chanRecv(c.h, unsafe.SliceData(buf), uintptr(len(buf)), &n, timeout)
+	})
+	return int(n), err
+}
+
+// Peek is shmlib_chan_peek: the next message, in place in the segment,
+// valid until Release.
+func (c *Chan) Peek(timeout int64) ([]byte, error) {
+	var p unsafe.Pointer
+	var n uintptr
+	if _, err := c.lib.call(func() int32 { return c.lib.chanPeek(c.h, timeout, &p, &n) }); err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*byte)(p), n), nil
+}
+
+// Release is shmlib_chan_release.
+func (c *Chan) Release() error {
+	_, err := c.lib.call(func() int32 { return c.lib.chanRelease(c.h) })
+	return err
+}
