@@ -20,6 +20,9 @@ enum { EXIT_USAGE = 2, EXIT_FAILED = 3, EXIT_MISMATCH = 4, EXIT_STDIN_EOF = 5 };
 static unsigned char *mem;
 static uint64_t mem_size;
 
+/* The current channel end: the last one opened, closed or not. */
+static shmlib_chan_t chan;
+
 static void usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "peer: ");
@@ -90,23 +93,42 @@ static void need_mapping(void)
         usage("%s", "no mapping: attach first");
 }
 
-static void write_recipe(const struct recipe *r)
+static void fill(unsigned char *buf, uint64_t len, const struct recipe *r)
 {
-    for (uint64_t i = 0; i < mem_size; i++)
-        mem[i] = recipe_at(r, i);
+    for (uint64_t i = 0; i < len; i++)
+        buf[i] = recipe_at(r, i);
 }
 
-/* The first offset that differs from the recipe, or -1. The recipe has
- * period 256, so one table serves the whole buffer. */
-static long long mismatch(const struct recipe *r)
+/* The first offset of buf that differs from the recipe, or -1. The recipe
+ * has period 256, so one table serves the whole buffer. */
+static long long differs(const unsigned char *buf, uint64_t len, const struct recipe *r)
 {
     unsigned char period[256];
     for (int i = 0; i < 256; i++)
         period[i] = recipe_at(r, (uint64_t)i);
-    for (uint64_t i = 0; i < mem_size; i++)
-        if (mem[i] != period[i & 0xff])
+    for (uint64_t i = 0; i < len; i++)
+        if (buf[i] != period[i & 0xff])
             return (long long)i;
     return -1;
+}
+
+static long long mismatch(const struct recipe *r) { return differs(mem, mem_size, r); }
+
+/* Checks a received message against the recipe; a difference ends the
+ * script. */
+static void check_message(const unsigned char *msg, size_t len, const struct recipe *r)
+{
+    long long bad = differs(msg, len, r);
+    if (bad >= 0) {
+        printf("mismatch %lld %d %d\n", bad, msg[bad], recipe_at(r, (uint64_t)bad));
+        exit(EXIT_MISMATCH);
+    }
+}
+
+static void need_chan(void)
+{
+    if (chan == 0)
+        usage("%s", "no channel: chan-open first");
 }
 
 /* The child of fork-check: the inherited mapping works, the library
@@ -220,7 +242,7 @@ static int run(int argc, char **argv, int i)
     if (strcmp(cmd, "write") == 0) {
         need_mapping();
         struct recipe r = parse_recipe(ARG(1));
-        write_recipe(&r);
+        fill(mem, mem_size, &r);
         printf("wrote %s\n", ARG(1));
         return i + 2;
     }
@@ -299,6 +321,89 @@ static int run(int argc, char **argv, int i)
     if (strcmp(cmd, "fork-check") == 0) {
         fork_check(ARG(1), ARG(2));
         return i + 3;
+    }
+    if (strcmp(cmd, "chan-create") == 0) {
+        char key[SHMLIB_KEY_MAX];
+        check(shmlib_chan_create(ARG(1), (uint64_t)number(ARG(2), 0, INT64_MAX), 0600, 0, key, sizeof key));
+        printf("created %s\n", key);
+        return i + 3;
+    }
+    if (strcmp(cmd, "chan-open") == 0) {
+        int end = strcmp(ARG(2), "producer") == 0   ? SHMLIB_CHAN_PRODUCER
+                  : strcmp(ARG(2), "consumer") == 0 ? SHMLIB_CHAN_CONSUMER
+                                                    : (usage("chan-open: end %s", ARG(2)), 0);
+        check(shmlib_chan_open(ARG(1), end, &chan));
+        printf("opened %s\n", ARG(2));
+        return i + 3;
+    }
+    if (strcmp(cmd, "chan-max") == 0) {
+        need_chan();
+        uint64_t n;
+        check(shmlib_chan_max_message(chan, &n));
+        printf("max %llu\n", (unsigned long long)n);
+        return i + 1;
+    }
+    if (strcmp(cmd, "chan-send") == 0 || strcmp(cmd, "chan-put") == 0) {
+        need_chan();
+        size_t len = (size_t)number(ARG(1), 0, INT64_MAX);
+        struct recipe r = parse_recipe(ARG(2));
+        if (strcmp(cmd, "chan-send") == 0) {
+            unsigned char *msg = malloc(len ? len : 1);
+            if (msg == NULL) {
+                perror("malloc");
+                exit(EXIT_USAGE);
+            }
+            fill(msg, len, &r);
+            check(shmlib_chan_send(chan, msg, len, SHMLIB_WAIT_FOREVER));
+            free(msg);
+            printf("sent %zu\n", len);
+        } else {
+            void *slot;
+            check(shmlib_chan_reserve(chan, len, SHMLIB_WAIT_FOREVER, &slot));
+            fill(slot, len, &r);
+            check(shmlib_chan_commit(chan, len));
+            printf("put %zu\n", len);
+        }
+        return i + 3;
+    }
+    if (strcmp(cmd, "chan-recv") == 0 || strcmp(cmd, "chan-take") == 0) {
+        need_chan();
+        struct recipe r = parse_recipe(ARG(1));
+        size_t len;
+        int rc;
+        if (strcmp(cmd, "chan-recv") == 0) {
+            uint64_t limit;
+            check(shmlib_chan_max_message(chan, &limit));
+            unsigned char *msg = malloc(limit);
+            if (msg == NULL) {
+                perror("malloc");
+                exit(EXIT_USAGE);
+            }
+            rc = shmlib_chan_recv(chan, msg, limit, &len, SHMLIB_WAIT_FOREVER);
+            if (rc == 0)
+                check_message(msg, len, &r);
+            free(msg);
+        } else {
+            const void *msg;
+            rc = shmlib_chan_peek(chan, SHMLIB_WAIT_FOREVER, &msg, &len);
+            if (rc == 0) {
+                check_message(msg, len, &r);
+                check(shmlib_chan_release(chan));
+            }
+        }
+        if (rc == SHMLIB_EEOS) {
+            printf("eos\n");
+        } else {
+            check(rc);
+            printf("%s %zu\n", strcmp(cmd, "chan-recv") == 0 ? "received" : "took", len);
+        }
+        return i + 2;
+    }
+    if (strcmp(cmd, "chan-close") == 0) {
+        need_chan();
+        check(shmlib_chan_close(chan));
+        printf("closed\n");
+        return i + 1;
     }
     if (strcmp(cmd, "layout") == 0) {
         layout();

@@ -53,6 +53,8 @@ var arity = map[string]int{
 	"create": 2, "attach": 1, "attach-ro": 1, "write": 1, "verify": 1,
 	"step": 1, "detach": 0, "destroy": 1, "stat": 1, "listed": 1,
 	"ftok": 2, "strerror": 1, "version": 0, "wait": 0, "poke": 0,
+	"chan-create": 2, "chan-open": 2, "chan-max": 0, "chan-send": 2,
+	"chan-put": 2, "chan-recv": 1, "chan-take": 1, "chan-close": 0,
 }
 
 // usageError is a malformed script, a bug in the test that wrote it.
@@ -63,6 +65,7 @@ type runner struct {
 	in  *bufio.Reader
 	out io.Writer
 	m   Mapping // the last attach, detached or not
+	ch  Channel // the last channel end opened, closed or not
 }
 
 // Run runs the script args and returns the exit status.
@@ -209,6 +212,8 @@ func (r *runner) do(cmd string, args []string) (int, error) {
 		r.printf("poking")
 		mem[0] ^= 0xff // faults if the mapping is read-only
 		r.printf("poked")
+	default:
+		return r.doChan(cmd, args)
 	}
 	return 0, nil
 }

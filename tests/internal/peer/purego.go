@@ -69,3 +69,27 @@ type puregoMapping struct {
 
 func (m puregoMapping) Bytes() []byte { return unsafe.Slice((*byte)(m.addr), m.size) }
 func (m puregoMapping) Detach() error { return m.lib.Detach(m.addr) }
+
+func (p purego) ChanCreate(key string, capacity uint64) (string, error) {
+	return p.lib.ChanCreate(key, capacity, 0o600, 0)
+}
+
+func (p purego) ChanOpen(key string, producer bool) (Channel, error) {
+	end := shmso.Consumer
+	if producer {
+		end = shmso.Producer
+	}
+	ch, err := p.lib.ChanOpen(key, end)
+	if err != nil {
+		return nil, err
+	}
+	return puregoChannel{ch}, nil
+}
+
+// puregoChannel waits forever in every call that may wait.
+type puregoChannel struct{ *shmso.Chan }
+
+func (c puregoChannel) Send(msg []byte) error         { return c.Chan.Send(msg, shmso.WaitForever) }
+func (c puregoChannel) Reserve(n int) ([]byte, error) { return c.Chan.Reserve(n, shmso.WaitForever) }
+func (c puregoChannel) Recv(buf []byte) (int, error)  { return c.Chan.Recv(buf, shmso.WaitForever) }
+func (c puregoChannel) Peek() ([]byte, error)         { return c.Chan.Peek(shmso.WaitForever) }
