@@ -62,18 +62,18 @@ func sysvSegments() (map[int]sysvSegment, error) {
 	return segs, nil
 }
 
-// leaks lists the segments that appeared during the run and are ours: a
-// POSIX name with this run's prefix, a System V segment with a key this
-// run chose or made by a process it started. Other engineers' tests may
-// run on the same machine at the same time; what they make is theirs to
-// clean, and only reported.
+// leaks lists the segments that appeared during the run and are ours, by
+// key: a POSIX name with this run's prefix, a System V segment with a key
+// this run chose or made by a process it started. Other engineers' tests
+// may run on the same machine at the same time; what they make is theirs
+// to clean, and only noted.
 func leaks(before, after segments) []string {
 	var left []string
 	for name := range after.posix {
 		switch {
 		case before.posix[name]:
 		case strings.HasPrefix(name, posixPrefix):
-			left = append(left, "/dev/shm/"+name)
+			left = append(left, "posix:/"+name)
 		default:
 			fmt.Fprintf(os.Stderr, "tests: note: /dev/shm/%s appeared during the run, not made by it\n", name)
 		}
@@ -83,7 +83,7 @@ func leaks(before, after segments) []string {
 		switch {
 		case existed && old.key == seg.key && old.cpid == seg.cpid:
 		case registry.ours(seg):
-			left = append(left, fmt.Sprintf("System V shmid %d key %#08x (creator pid %d)", id, seg.key, seg.cpid))
+			left = append(left, fmt.Sprintf("sysv:id=%d", id))
 		default:
 			fmt.Fprintf(os.Stderr, "tests: note: System V shmid %d appeared during the run, not made by it\n", id)
 		}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libshm/libshm/internal/segment"
 	"github.com/libshm/libshm/tests/internal/peer"
 	"github.com/libshm/libshm/tests/internal/shmso"
 )
@@ -72,7 +73,8 @@ func runPeer(role string) int {
 }
 
 // runSuite prepares the peers, runs the tests between two snapshots of the
-// machine's segments, and fails if any segment of ours was left behind.
+// machine's segments, and fails if any segment of ours was left behind,
+// which it then destroys: a failed run must not leave the machine full.
 func runSuite(m *testing.M) int {
 	tmp, err := os.MkdirTemp("", "libshm-xtest-")
 	if err == nil {
@@ -95,7 +97,12 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	if left := leaks(before, after); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "tests: segments left behind:\n\t%s\n", strings.Join(left, "\n\t"))
+		fmt.Fprintf(os.Stderr, "tests: segments left behind (now destroyed):\n\t%s\n", strings.Join(left, "\n\t"))
+		for _, key := range left {
+			if err := segment.Destroy(key); err != nil {
+				fmt.Fprintln(os.Stderr, "tests:", err)
+			}
+		}
 		code = 1
 	}
 	return code
