@@ -28,9 +28,6 @@ type Channel interface {
 	Close() error
 }
 
-// eos is SHMLIB_EEOS: the producer closed and every message was received.
-const eos = -14
-
 // doChan runs the channel commands.
 func (r *runner) doChan(cmd string, args []string) (int, error) {
 	lib, ok := r.lib.(Channels)
@@ -131,7 +128,7 @@ func (r *runner) receive(cmd string, rec pattern.Recipe) (int, error) {
 		msg, err = r.ch.Peek()
 	}
 	var failed *shmso.Error
-	if errors.As(err, &failed) && failed.Code == eos {
+	if errors.As(err, &failed) && failed.Code == shmso.EEOS {
 		r.printf("eos")
 		return 0, nil
 	}
