@@ -82,11 +82,17 @@ func (m *Mapping) from(op string, off int64) ([]byte, error) {
 }
 
 // guard runs fn, which touches the segment's memory, and turns a memory
-// fault into ErrFault. Without it a fault kills the whole program: the Go
-// runtime treats a fault on memory it does not manage as fatal, unless the
+// fault into ErrFault.
+func (m *Mapping) guard(op string, fn func()) error {
+	return guard(op, m.key, func() error { fn(); return nil })
+}
+
+// guard runs fn, which touches a segment's memory, and turns a memory fault
+// into ErrFault. Without it a fault kills the whole program: the Go runtime
+// treats a fault on memory it does not manage as fatal, unless the
 // goroutine asked for a panic instead (SetPanicOnFault, per goroutine, so
 // the previous setting is restored). Other panics are not ours to hide.
-func (m *Mapping) guard(op string, fn func()) (err error) {
+func guard(op, key string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		r := recover()
@@ -97,9 +103,8 @@ func (m *Mapping) guard(op string, fn func()) (err error) {
 		if !ok {
 			panic(r)
 		}
-		err = &Error{Op: op, Key: m.key, Code: ErrFault,
+		err = &Error{Op: op, Key: key, Code: ErrFault,
 			Msg: fmt.Sprintf("memory fault at %#x: the segment is smaller than its mapping (truncated by another process?) or its memory is gone", fault.Addr())}
 	}()
-	fn()
-	return nil
+	return fn()
 }

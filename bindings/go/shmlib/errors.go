@@ -35,4 +35,12 @@ const (
 	ErrFault        = segment.ErrFault        // a memory fault while touching a segment
 	ErrOS           = segment.ErrOS           // another error of the kernel; the message names it
 	ErrInternal     = segment.ErrInternal     // a bug in libshm; please report it
+
+	// Channel codes.
+	ErrTimeout     = segment.ErrTimeout     // the timeout passed (or was 0) before the call could proceed
+	ErrEndOfStream = segment.ErrEndOfStream // the producer closed and every message was received
+	ErrPeerGone    = segment.ErrPeerGone    // the other end's process died
+	ErrCorrupt     = segment.ErrCorrupt     // the channel's shared state was scribbled on
+	ErrBusy        = segment.ErrBusy        // the end is held by a live process, or in use by another goroutine
+	ErrTooLarge    = segment.ErrTooLarge    // a message larger than the channel carries
 )

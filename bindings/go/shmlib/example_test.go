@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log"
 	"os"
+	"time"
 
 	"github.com/libshm/libshm/bindings/go/shmlib"
 )
@@ -187,4 +188,42 @@ func Example_errors() {
 	// attach posix:/shmlib-example-absent: no such segment
 	// true true
 	// op "attach" key "posix:/shmlib-example-absent" code -2
+}
+
+// A channel passes buffers from a producer to a consumer; here both ends
+// are in one process, as they would be in two.
+func ExampleCreateChannel() {
+	key, err := shmlib.CreateChannel("", 1<<20, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shmlib.Destroy(key)
+
+	tx, err := shmlib.OpenChannel(key, shmlib.Producer)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rx, err := shmlib.OpenChannel(key, shmlib.Consumer)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rx.Close()
+
+	frame, _ := tx.Reserve(5, shmlib.Forever) // write in place...
+	copy(frame, "frame")
+	tx.Commit(5) // ...then publish
+	tx.Close()   // end of stream
+
+	for {
+		msg, err := rx.Peek(time.Second)
+		if errors.Is(err, shmlib.ErrEndOfStream) {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\n", msg)
+		rx.Release()
+	}
+	// Output: frame
 }

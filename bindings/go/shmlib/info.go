@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/libshm/libshm/internal/channel"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -40,13 +41,17 @@ type Info struct {
 
 	Destroyed bool // System V: destroyed, but still attached somewhere
 	Locked    bool // System V: locked in RAM with SHM_LOCK
+	Channel   bool // holds a channel made by CreateChannel (or any libshm binding)
 }
 
-// Stat describes the segment named by key. It needs no attach and changes
-// nothing.
+// Stat describes the segment named by key. It needs no attach, and no
+// permission on the segment itself. To tell whether the segment holds a
+// channel, its first bytes are read if the caller may read them: for a
+// System V segment whose size fits a channel, by attaching it read-only for
+// an instant, which the kernel records in its atime, dtime and lpid.
 //
 // Errors: ErrInvalid (malformed key, or one only Create takes),
-// ErrNotExist, ErrPermission (System V: no read permission), ErrOS.
+// ErrNotExist, ErrOS.
 func Stat(key string) (Info, error) {
 	info, err := segment.Stat(key)
 	if err != nil {
@@ -93,6 +98,7 @@ func infoOf(in *segment.Info) Info {
 		IPCKey:    in.IPCKey,
 		Destroyed: in.Destroyed,
 		Locked:    in.Locked,
+		Channel:   channel.Probe(in),
 	}
 }
 
