@@ -66,6 +66,12 @@ static inline const char *harness_code_name(int rc)
     case SHMLIB_EFORKED: return "SHMLIB_EFORKED";
     case SHMLIB_EOS: return "SHMLIB_EOS";
     case SHMLIB_EINTERNAL: return "SHMLIB_EINTERNAL";
+    case SHMLIB_ETIMEDOUT: return "SHMLIB_ETIMEDOUT";
+    case SHMLIB_EEOS: return "SHMLIB_EEOS";
+    case SHMLIB_EPEER: return "SHMLIB_EPEER";
+    case SHMLIB_ECORRUPT: return "SHMLIB_ECORRUPT";
+    case SHMLIB_EBUSY: return "SHMLIB_EBUSY";
+    case SHMLIB_EMSGSIZE: return "SHMLIB_EMSGSIZE";
     default: return "(not a libshm code)";
     }
 }
