@@ -15,8 +15,8 @@ multiprocessing (and the fork rule) and the `python3 -m shmlib` command.
 
 from . import _ffi
 from .errors import (AlreadyExists, Error, Forked, InvalidArgument,
-                     NotAttached, NotFound, NotSupported, OutOfMemory,
-                     PermissionDenied, strerror)
+                     NotAttached, NotFound, NotSupported, OSFailure,
+                     OutOfMemory, PermissionDenied, strerror)
 from .info import SegmentInfo, list_segments, stat
 from .keys import ftok, posix_key, posix_name
 from .segment import Segment, attach, create, create_detached, destroy
@@ -38,7 +38,7 @@ def library_path():
 
 __all__ = [
     "AlreadyExists", "Error", "Forked", "InvalidArgument", "KEY_MAX",
-    "NotAttached", "NotFound", "NotSupported", "OutOfMemory",
+    "NotAttached", "NotFound", "NotSupported", "OSFailure", "OutOfMemory",
     "PermissionDenied", "Segment", "SegmentInfo", "attach", "create",
     "create_detached", "destroy", "ftok", "library_path", "library_version",
     "list_segments", "posix_key", "posix_name", "stat", "strerror",

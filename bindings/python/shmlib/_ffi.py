@@ -3,10 +3,17 @@
 Everything here mirrors include/shmlib.h: constants, the shmlib_stat_t
 layout and the prototype of every function. The rest of the package calls
 the library only through `lib`.
+
+`lib` is loaded on first use, not at import: loading starts libshm's Go
+runtime, and a process that has started it must not fork() children that
+use the library. Python 3.14's default start method, "forkserver", imports
+the main module (and so `shmlib`) into the server that forks the workers;
+as long as the server never calls into libshm, its workers load their own.
 """
 
 import ctypes
 import os
+import threading
 from ctypes import (POINTER, c_char, c_char_p, c_int, c_int32, c_int64,
                     c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
@@ -186,9 +193,24 @@ def _check_version(lib):
             "SHMLIB_LIBRARY at a matching one.")
 
 
-lib = _load()
-_declare(lib)
-_check_version(lib)
+_load_lock = threading.Lock()
 
-# Where the library came from, for error messages and `python3 -m shmlib`.
-path = lib._name
+
+def __getattr__(name):
+    """`lib`, and `path` (where it came from), on first use."""
+    if name not in ("lib", "path"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _load_lock:
+        if "lib" not in globals():
+            lib = _load()
+            _declare(lib)
+            _check_version(lib)
+            # From now on plain module attributes: no cost on later calls.
+            globals().update(lib=lib, path=lib._name)
+    return globals()[name]
+
+
+def loaded():
+    """True once this process (or the parent it was forked from) loaded
+    libshm."""
+    return "lib" in globals()

@@ -1,9 +1,11 @@
-"""Knows whether this process is a child made by fork() without exec().
+"""Knows whether this process is a child made by fork() without exec() of
+a process that had loaded libshm.
 
 In such a child the library answers every call with SHMLIB_EFORKED (its Go
 runtime cannot run there), so the package refuses before calling and says
 what to do instead; mappings the parent made before the fork are still
-there and are reused (see segment._reattach).
+there and are reused (see segment._reattach). A child of a process that
+had imported shmlib but not yet loaded libshm is free to load its own.
 """
 
 import os
@@ -16,7 +18,7 @@ forked = False
 
 def _mark_forked():
     global forked
-    forked = True
+    forked = _ffi.loaded()
 
 
 os.register_at_fork(after_in_child=_mark_forked)

@@ -1,8 +1,12 @@
 """Exceptions: every negative SHMLIB_E* code becomes an `Error` subclass.
 
-`Error` is an OSError, and the common cases are also the builtin exception a
-Python programmer would catch anyway: a missing segment is a
-FileNotFoundError, a malformed key a ValueError, and so on.
+Each class is also the builtin exception a Python programmer would catch
+anyway: a missing segment is a FileNotFoundError, a malformed key a
+ValueError, a system limit an OSError, and so on.
+
+Forked is deliberately not an OSError: multiprocessing.Pool workers treat an
+OSError while receiving a task as a lost connection and quietly exit, which
+would hide the one error that says what to do.
 """
 
 import ctypes
@@ -11,7 +15,7 @@ import errno
 from . import _ffi
 
 
-class Error(OSError):
+class Error(Exception):
     """Base of every error libshm reports.
 
     `code` is the library's SHMLIB_E* code (a negative int, as in
@@ -19,25 +23,25 @@ class Error(OSError):
     e.g. "attach posix:/frames: no such segment". `str(err)` is the message.
     """
 
-    #: The POSIX errno that matches `code`, if any (as OSError.errno).
+    #: The POSIX errno that matches `code`, set as `errno` on OSErrors.
     posix_errno = None
 
     def __init__(self, code, message):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.errno = self.posix_errno
+        if isinstance(self, OSError):
+            self.errno = self.posix_errno
 
     def __reduce__(self):
-        # The default OSError pickling would call cls(message); rebuild with
-        # both arguments so that errors cross process boundaries
+        # Default pickling would call cls(message); rebuild with both
+        # arguments so that errors cross process boundaries
         # (multiprocessing sends a worker's exception to the parent).
         return (type(self), (self.code, self.message))
 
 
 class InvalidArgument(Error, ValueError):
     """SHMLIB_EINVAL: malformed key, size 0, bad mode or flag."""
-    posix_errno = errno.EINVAL
 
 
 class NotFound(Error, FileNotFoundError):
@@ -55,7 +59,7 @@ class PermissionDenied(Error, PermissionError):
     posix_errno = errno.EACCES
 
 
-class OutOfMemory(Error):
+class OutOfMemory(Error, OSError):
     """SHMLIB_ENOMEM: no memory, or over a system limit (shmmax, shmall,
     shmmni, the size of /dev/shm, RLIMIT_MEMLOCK)."""
     posix_errno = errno.ENOMEM
@@ -65,19 +69,24 @@ class NotAttached(Error, ValueError):
     """SHMLIB_ENOTATTACHED: the Segment was detached already."""
 
 
-class NotSupported(Error):
+class NotSupported(Error, OSError):
     """SHMLIB_ENOTSUP: not supported here, e.g. huge pages where none are
     reserved, or a flag the backend does not have."""
     posix_errno = errno.EOPNOTSUPP
 
 
-class Forked(Error):
+class Forked(Error, RuntimeError):
     """SHMLIB_EFORKED: called in a child made by fork() without exec().
 
     libshm contains a Go runtime, which cannot run after fork(). Use the
     "spawn" or "forkserver" start method of multiprocessing, or exec a new
     program; memory attached before the fork stays usable in the child.
     """
+
+
+class OSFailure(Error, OSError):
+    """SHMLIB_EOS, another error from the operating system (the message
+    names it), and any code without a class of its own."""
 
 
 FORK_HINT = (
@@ -117,7 +126,7 @@ def from_code(code, message=None):
     if code == _ffi.EFORKED:  # the library's message says the rest
         message += (" In Python: multiprocessing.get_context('spawn') or "
                     "'forkserver'.")
-    return _BY_CODE.get(code, Error)(code, message)
+    return _BY_CODE.get(code, OSFailure)(code, message)
 
 
 def check(rc):

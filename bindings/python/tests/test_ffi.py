@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import shmlib
+from conftest import PYTHON_DIR
 from shmlib import _ffi
 
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "..",
@@ -108,10 +109,31 @@ def test_library_path_is_absolute_and_loaded():
 
 
 def _import_with_library(value):
+    # libshm is loaded by the first call, not by the import.
     env = dict(os.environ, SHMLIB_LIBRARY=value,
                PYTHONPATH=os.path.dirname(os.path.dirname(shmlib.__file__)))
-    return subprocess.run([sys.executable, "-c", "import shmlib"], env=env,
+    code = "import shmlib; shmlib.library_version()"
+    return subprocess.run([sys.executable, "-c", code], env=env,
                           capture_output=True, text=True, timeout=60)
+
+
+def test_import_does_not_load_the_library():
+    # Loading starts a Go runtime, which a process must not have when it
+    # forks workers that use libshm (the forkserver imports shmlib too).
+    code = """
+import shmlib
+def mapped():
+    with open("/proc/self/maps") as maps:
+        return "libshm" in maps.read()
+before = mapped()
+shmlib.list_segments()
+print(before, mapped())
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=PYTHON_DIR))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
 
 
 def test_missing_library_is_one_clear_import_error(tmp_path):

@@ -253,8 +253,23 @@ def test_error_classes_are_the_builtin_ones():
     assert issubclass(shmlib.AlreadyExists, FileExistsError)
     assert issubclass(shmlib.PermissionDenied, PermissionError)
     assert issubclass(shmlib.InvalidArgument, ValueError)
-    assert issubclass(shmlib.Error, OSError)
-    assert issubclass(shmlib.Forked, shmlib.Error)
+    assert issubclass(shmlib.NotAttached, ValueError)
+    for cls in (shmlib.OutOfMemory, shmlib.NotSupported, shmlib.OSFailure):
+        assert issubclass(cls, OSError)
+    # Not an OSError, which Pool workers would swallow (see errors.py).
+    assert issubclass(shmlib.Forked, RuntimeError)
+    assert not issubclass(shmlib.Forked, OSError)
+    assert all(issubclass(getattr(shmlib, name), shmlib.Error)
+               for name in shmlib.__all__
+               if isinstance(getattr(shmlib, name), type)
+               and issubclass(getattr(shmlib, name), Exception))
+
+
+def test_codes_without_a_class_are_os_failures():
+    err = shmlib.errors.from_code(-11, "destroy posix:/x: EIO")
+    assert type(err) is shmlib.OSFailure and isinstance(err, OSError)
+    assert str(err) == "destroy posix:/x: EIO"
+    assert type(shmlib.errors.from_code(-999, "?")) is shmlib.OSFailure
 
 
 def test_ftok(tmp_path):
@@ -369,6 +384,7 @@ def test_a_create_whose_attach_fails_leaves_nothing(cleanup):
         cleanup(key)
     code = f"""
 import resource, shmlib
+shmlib.library_version()  # load libshm (and start its Go runtime) first
 with open("/proc/self/statm") as f:
     used = int(f.read().split()[0]) * resource.getpagesize()
 resource.setrlimit(resource.RLIMIT_AS, (used + (256 << 20),) * 2)

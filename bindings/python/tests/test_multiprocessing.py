@@ -10,7 +10,10 @@ import pickle
 import pytest
 
 import shmlib
+from conftest import PYTHON_DIR
 from shmlib import _ffi
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # The children run these; they live at module level so that spawned
 # children can import them.
@@ -90,6 +93,26 @@ def test_spawn_child_can_use_the_library(any_segment):
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         any_segment.buf[:3] = b"xyz"
         assert pool.apply(read_prefix, (any_segment, 3)) == b"xyz"
+
+
+def test_forkserver_that_imported_shmlib(segment, tmp_path, monkeypatch):
+    # The server forks the workers, so libshm must not be running in it:
+    # importing shmlib there must not load the library. (The server starts
+    # once per session, with the preload list of the first user.)
+    mark = tmp_path / "preloaded"
+    monkeypatch.setenv("SHMLIB_TEST_PRELOAD_MARK", str(mark))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([PYTHON_DIR, TESTS_DIR]))
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["forkserver_preload"])
+    with ctx.Pool(2) as pool:
+        # A worker that fails to unpickle its task dies and the pool waits
+        # forever: bound the wait.
+        results = pool.starmap_async(
+            fill, [(segment, i, 100 + i) for i in range(8)]).get(timeout=60)
+    assert bytes(segment.buf[:8]) == bytes(range(100, 108))
+    server = int(mark.read_text())
+    assert server != os.getpid()
+    assert server not in {pid for _, pid in results}
 
 
 def test_fork_pool_reuses_the_inherited_mapping(any_segment):
