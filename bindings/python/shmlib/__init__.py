@@ -8,8 +8,9 @@
     # ... another process: shmlib.attach(key)
     shmlib.destroy(key)                       # nothing is destroyed unless asked
 
-The library is loaded from $SHMLIB_LIBRARY, else the libshm.so bundled in
-this package, else the system loader path. See README.md for numpy,
+libshm is loaded by the first call (not by the import) from
+$SHMLIB_LIBRARY, else the libshm.so bundled in this package, else the
+system loader path; ImportError if none loads. See README.md for numpy,
 multiprocessing (and the fork rule) and the `python3 -m shmlib` command.
 """
 

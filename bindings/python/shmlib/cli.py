@@ -188,6 +188,15 @@ def cmd_write(args):
     return 0
 
 
+class _Version(argparse.Action):
+    """--version; loads libshm only when asked, unlike action="version"."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"shmlib {shmlib.__version__} (libshm "
+              f"{shmlib.library_version()}, {shmlib.library_path()})")
+        parser.exit()
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python3 -m shmlib",
@@ -195,10 +204,8 @@ def _parser():
                     "libshm. Keys: posix:/NAME or /NAME, sysv:key=K, "
                     "sysv:id=N.",
         epilog="Exit status: 0 success, 1 failure, 2 bad usage.")
-    parser.add_argument("--version", action="version",
-                        version=f"shmlib {shmlib.__version__} (libshm "
-                                f"{shmlib.library_version()}, "
-                                f"{shmlib.library_path()})")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the package's and libshm's versions")
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="COMMAND")
 
@@ -250,11 +257,14 @@ def _parser():
 
 def main(argv=None):
     """Runs the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return args.run(args)
     except shmlib.Error as exc:
         print(f"shmlib: {exc}", file=sys.stderr)  # it names the operation
+        return 1
+    except ImportError as exc:  # libshm itself could not be loaded
+        print(exc, file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly. Point stdout at

@@ -147,3 +147,21 @@ def test_cat_into_a_closed_pipe_is_quiet(segment):
 
 def test_version():
     assert ok("--version").startswith(f"shmlib {shmlib.__version__} (libshm ")
+
+
+def test_missing_library_is_one_message_and_exit_1(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "shmlib", "ls"], capture_output=True,
+        text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=PYTHON_DIR,
+                 SHMLIB_LIBRARY=str(tmp_path / "missing.so")))
+    assert result.returncode == 1
+    assert "cannot load libshm" in result.stderr and "make lib" in result.stderr
+    assert "Traceback" not in result.stderr
+    # --help needs no library at all.
+    help_text = subprocess.run(
+        [sys.executable, "-m", "shmlib", "--help"], capture_output=True,
+        text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=PYTHON_DIR,
+                 SHMLIB_LIBRARY=str(tmp_path / "missing.so")))
+    assert help_text.returncode == 0 and "usage:" in help_text.stdout
