@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -172,3 +173,72 @@ def test_a_library_that_is_not_libshm_is_refused():
     result = _import_with_library(_libc_path())
     assert result.returncode != 0
     assert "does not export shmlib_" in result.stderr
+
+
+# The header's promises that the binding builds on, checked on the library
+# itself through the raw functions.
+
+def _new_posix_names(before):
+    return set(os.listdir("/dev/shm")) - before
+
+
+def test_last_error_truncates_with_erange_and_starts_empty():
+    seen = {}
+
+    def fresh_thread():
+        buf = ctypes.create_string_buffer(64)
+        seen["rc"] = _ffi.lib.shmlib_last_error(buf, len(buf))
+        seen["value"] = buf.value
+
+    thread = threading.Thread(target=fresh_thread)
+    thread.start()
+    thread.join()
+    assert seen == {"rc": 0, "value": b""}
+
+    assert _ffi.lib.shmlib_destroy(b"posix:/shmlib-no-such-segment") == -2
+    small = ctypes.create_string_buffer(8)
+    assert _ffi.lib.shmlib_last_error(small, len(small)) == _ffi.ERANGE
+    assert small.value == b"destroy"  # its beginning, NUL-terminated
+    assert _ffi.lib.shmlib_last_error(small, 0) == _ffi.EINVAL
+
+
+def test_create_with_a_small_key_buffer_leaves_nothing_behind():
+    before = set(os.listdir("/dev/shm"))
+    out = ctypes.create_string_buffer(8)
+    rc = _ffi.lib.shmlib_create(b"posix:", 64, 0o600, 0, out, len(out))
+    assert rc == _ffi.ERANGE
+    assert not {n for n in _new_posix_names(before) if n.startswith("shmlib-")}
+    rc = _ffi.lib.shmlib_create(b"posix:", 64, 0o600, 0, None, 0)
+    assert rc == _ffi.EINVAL
+
+
+def test_failed_calls_leave_output_parameters_alone():
+    address = ctypes.c_void_p(1234)
+    size = ctypes.c_uint64(5678)
+    rc = _ffi.lib.shmlib_attach(b"posix:/shmlib-no-such-segment", None, 0,
+                                ctypes.byref(address), ctypes.byref(size))
+    assert rc == _ffi.ENOENT
+    assert (address.value, size.value) == (1234, 5678)
+
+
+def test_attach_flag_and_detach_address_errors(segment):
+    address = ctypes.c_void_p()
+    key = segment.key.encode()
+    assert _ffi.lib.shmlib_attach(key, None, 0x80, ctypes.byref(address),
+                                  None) == _ffi.EINVAL
+    assert _ffi.lib.shmlib_attach(key, None, _ffi.FIXED,
+                                  ctypes.byref(address), None) == _ffi.EINVAL
+    assert _ffi.lib.shmlib_detach(None) == _ffi.EINVAL
+    assert _ffi.lib.shmlib_detach(segment.address + 1) == _ffi.ENOTATTACHED
+
+
+def test_list_sizing_and_erange(cleanup):
+    for _ in range(3):
+        cleanup(shmlib.create_detached(1))
+    count = ctypes.c_size_t()
+    assert _ffi.lib.shmlib_list(None, 0, ctypes.byref(count)) == 0
+    assert count.value >= 3
+    one = (_ffi.Stat * 1)()
+    assert _ffi.lib.shmlib_list(one, 1, ctypes.byref(count)) == _ffi.ERANGE
+    assert count.value >= 3 and one[0].key.startswith((b"posix:/", b"sysv:"))
+    assert _ffi.lib.shmlib_list(None, 1, ctypes.byref(count)) == _ffi.EINVAL
