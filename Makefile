@@ -52,8 +52,10 @@ $(LIB): $(GO_SRC)
 	@rm -f $(BUILD)/libshm.h
 	ln -sf libshm.so $(BUILD)/$(SONAME)
 
+# A new file, not the old one rewritten: a Python process that has the
+# bundled copy loaded would crash if its pages changed under it.
 $(PYLIB): $(LIB)
-	cp $(LIB) $@
+	cp $(LIB) $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/c/%: bindings/c/tests/%.c $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/c
