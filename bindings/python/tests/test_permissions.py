@@ -83,11 +83,17 @@ def test_world_writable_sysv_segment_is_still_destroyed_by_its_owner_only(cleanu
     assert results["destroy"] == "PermissionDenied"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root passes every mode check")
 def test_mode_zero_refuses_even_the_owner(posix_key):
     # create() takes mode 0 as 0600, so take the bits away afterwards.
     shmlib.create_detached(64, posix_key)
-    os.chmod("/dev/shm/" + shmlib.posix_name(posix_key), 0)
+    path = "/dev/shm/" + shmlib.posix_name(posix_key)
+    os.chmod(path, 0)
+    if os.geteuid() == 0:
+        # Root passes every mode check: give the segment to nobody, and ask
+        # as nobody, its owner now.
+        os.chown(path, NOBODY, NOBODY)
+        assert as_nobody(posix_key)["attach"] == "PermissionDenied"
+        return
     with pytest.raises(shmlib.PermissionDenied) as info:
         shmlib.attach(posix_key)
     assert isinstance(info.value, PermissionError)
