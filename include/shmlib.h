@@ -94,8 +94,13 @@
  * and written there as usual. Call exec() (posix_spawn, subprocess) and use
  * the library in the new program; or do all libshm calls in the parent.
  *
- * The library never installs signal handlers of its own, never writes to
- * stdout or stderr, and must never be unloaded (do not dlclose() it).
+ * The library never writes to stdout or stderr and must never be unloaded
+ * (do not dlclose() it). It installs no signal handlers of its own; the Go
+ * runtime inside it does, for the synchronous signals it needs (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGPIPE, SIGURG and the like), and passes every signal
+ * it does not cause on to the handler that was installed before it, so the
+ * program's own handlers (and Python's Ctrl-C) keep working. Install your
+ * handlers before loading libshm, or with SA_ONSTACK.
  */
 #ifndef SHMLIB_H
 #define SHMLIB_H
