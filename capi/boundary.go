@@ -16,13 +16,18 @@ import (
 	"github.com/libshm/libshm/internal/segment"
 )
 
-// enter prepares an export to run: faults on bad pointers the caller passed
-// become panics (that leave recover a chance) instead of killing the host.
-func enter() { debug.SetPanicOnFault(true) }
+// call runs the body of an export. A panic must never unwind into C, which
+// would abort the host: it becomes a code and a message. Faults on bad
+// pointers the caller passed become such panics too (SetPanicOnFault),
+// instead of killing the host.
+func call(op string, body func() C.int) (rc C.int) {
+	debug.SetPanicOnFault(true)
+	defer recoverInto(op, &rc)
+	return body()
+}
 
-// recoverInto, deferred by every export, turns a panic into a code and a
-// message: a panic must never unwind into C, which would abort the host.
-// A fault means the caller handed over a pointer that cannot be accessed.
+// recoverInto turns a panic into a code and a message. A fault means the
+// caller handed over a pointer that cannot be accessed.
 func recoverInto(op string, rc *C.int) {
 	r := recover()
 	if r == nil {
@@ -36,6 +41,15 @@ func recoverInto(op string, rc *C.int) {
 	}
 	*rc = fail(&segment.Error{Op: op, Code: segment.ErrInternal,
 		Msg: fmt.Sprintf("internal error: %v (please report this as a bug in libshm)", r)})
+}
+
+// result is the code for err: SHMLIB_OK, or err's code, recorded as the
+// calling thread's last error.
+func result(err error) C.int {
+	if err == nil {
+		return C.SHMLIB_OK
+	}
+	return fail(err)
 }
 
 // fail records err as the calling thread's last error and returns its code.

@@ -14,22 +14,22 @@ import (
 func shmlib_go_version() C.uint { return C.uint(segment.VersionNumber) }
 
 //export shmlib_go_ftok
-func shmlib_go_ftok(path *C.char, projID C.int, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
+func shmlib_go_ftok(path *C.char, projID C.int, outKey *C.char, outKeyLen C.size_t) C.int {
 	const op = "ftok"
-	enter()
-	defer recoverInto(op, &rc)
-	p, rc := goString(op, "the path", path)
-	if rc != C.SHMLIB_OK {
-		return rc
-	}
-	if outKey == nil {
-		return invalid(op, p, "out_key is NULL")
-	}
-	key, err := segment.Ftok(p, int(projID))
-	if err != nil {
-		return fail(err)
-	}
-	return putString(op, p, key, outKey, outKeyLen)
+	return call(op, func() C.int {
+		p, rc := goString(op, "the path", path)
+		if rc != C.SHMLIB_OK {
+			return rc
+		}
+		if outKey == nil {
+			return invalid(op, p, "out_key is NULL")
+		}
+		key, err := segment.Ftok(p, int(projID))
+		if err != nil {
+			return fail(err)
+		}
+		return putString(op, p, key, outKey, outKeyLen)
+	})
 }
 
 const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE
@@ -37,48 +37,53 @@ const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE
 //export shmlib_go_create
 func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
 	const op = "create"
-	enter()
 	// A create that fails leaves nothing behind, also when writing out_key
-	// fails or faults: the caller could never name the segment to destroy
-	// it. Deferred first, so it runs after recoverInto has set rc.
+	// fails or faults: the caller could never name the segment to destroy it.
 	var made segment.Created
 	defer func() {
 		if rc < 0 && made.Key != "" && !made.Opened {
 			segment.Destroy(made.Key)
 		}
 	}()
-	defer recoverInto(op, &rc)
-	k := ""
-	if key != nil {
-		if k, rc = goString(op, "the key", key); rc != C.SHMLIB_OK {
+	return call(op, func() C.int {
+		k, rc := optionalKey(op, key)
+		if rc != C.SHMLIB_OK {
 			return rc
 		}
-	}
-	if flags&^createFlags != 0 {
-		return unknownFlags(op, k, flags, createFlags)
-	}
-	if outKey == nil && chosenByLibrary(k) {
-		return invalid(op, k, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
-	}
-	var err error
-	made, err = segment.Create(k, uint64(size), segment.CreateOptions{
-		Mode:         uint32(mode),
-		OpenExisting: flags&C.SHMLIB_OPEN_EXISTING != 0,
-		HugeTLB:      flags&C.SHMLIB_HUGETLB != 0,
-		Sparse:       flags&C.SHMLIB_SPARSE != 0,
+		if flags&^createFlags != 0 {
+			return unknownFlags(op, k, flags, createFlags)
+		}
+		if outKey == nil && chosenByLibrary(k) {
+			return invalid(op, k, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
+		}
+		var err error
+		made, err = segment.Create(k, uint64(size), segment.CreateOptions{
+			Mode:         uint32(mode),
+			OpenExisting: flags&C.SHMLIB_OPEN_EXISTING != 0,
+			HugeTLB:      flags&C.SHMLIB_HUGETLB != 0,
+			Sparse:       flags&C.SHMLIB_SPARSE != 0,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		if outKey != nil {
+			if rc := putString(op, k, made.Key, outKey, outKeyLen); rc != C.SHMLIB_OK {
+				return rc
+			}
+		}
+		if made.Opened {
+			return C.SHMLIB_OPENED
+		}
+		return C.SHMLIB_OK
 	})
-	if err != nil {
-		return fail(err)
+}
+
+// optionalKey reads a key that may be NULL, which asks create to choose.
+func optionalKey(op string, key *C.char) (string, C.int) {
+	if key == nil {
+		return "", C.SHMLIB_OK
 	}
-	if outKey != nil {
-		if rc := putString(op, k, made.Key, outKey, outKeyLen); rc != C.SHMLIB_OK {
-			return rc
-		}
-	}
-	if made.Opened {
-		return C.SHMLIB_OPENED
-	}
-	return C.SHMLIB_OK
+	return goString(op, "the key", key)
 }
 
 // chosenByLibrary: the key asks create to pick the segment, so out_key is
@@ -90,111 +95,102 @@ func chosenByLibrary(key string) bool {
 const attachFlags = C.SHMLIB_RDONLY | C.SHMLIB_POPULATE | C.SHMLIB_LOCK | C.SHMLIB_FIXED
 
 //export shmlib_go_attach
-func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAddr *unsafe.Pointer, outSize *C.uint64_t) (rc C.int) {
+func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAddr *unsafe.Pointer, outSize *C.uint64_t) C.int {
 	const op = "attach"
-	enter()
-	defer recoverInto(op, &rc)
-	k, rc := goString(op, "the key", key)
-	if rc != C.SHMLIB_OK {
-		return rc
-	}
-	if outAddr == nil {
-		return invalid(op, k, "out_addr is NULL")
-	}
-	if flags&^attachFlags != 0 {
-		return unknownFlags(op, k, flags, attachFlags)
-	}
-	m, err := segment.Attach(k, segment.AttachOptions{
-		Hint:     uintptr(hint),
-		Fixed:    flags&C.SHMLIB_FIXED != 0,
-		ReadOnly: flags&C.SHMLIB_RDONLY != 0,
-		Populate: flags&C.SHMLIB_POPULATE != 0,
-		Lock:     flags&C.SHMLIB_LOCK != 0,
+	return call(op, func() C.int {
+		k, rc := goString(op, "the key", key)
+		if rc != C.SHMLIB_OK {
+			return rc
+		}
+		if outAddr == nil {
+			return invalid(op, k, "out_addr is NULL")
+		}
+		if flags&^attachFlags != 0 {
+			return unknownFlags(op, k, flags, attachFlags)
+		}
+		m, err := segment.Attach(k, segment.AttachOptions{
+			Hint:     uintptr(hint),
+			Fixed:    flags&C.SHMLIB_FIXED != 0,
+			ReadOnly: flags&C.SHMLIB_RDONLY != 0,
+			Populate: flags&C.SHMLIB_POPULATE != 0,
+			Lock:     flags&C.SHMLIB_LOCK != 0,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		*outAddr = m.Addr
+		if outSize != nil {
+			*outSize = C.uint64_t(m.Size)
+		}
+		return C.SHMLIB_OK
 	})
-	if err != nil {
-		return fail(err)
-	}
-	*outAddr = m.Addr
-	if outSize != nil {
-		*outSize = C.uint64_t(m.Size)
-	}
-	return C.SHMLIB_OK
 }
 
 //export shmlib_go_detach
-func shmlib_go_detach(addr unsafe.Pointer) (rc C.int) {
-	const op = "detach"
-	enter()
-	defer recoverInto(op, &rc)
-	if err := segment.Detach(addr); err != nil {
-		return fail(err)
-	}
-	return C.SHMLIB_OK
+func shmlib_go_detach(addr unsafe.Pointer) C.int {
+	return call("detach", func() C.int { return result(segment.Detach(addr)) })
 }
 
 //export shmlib_go_destroy
-func shmlib_go_destroy(key *C.char) (rc C.int) {
+func shmlib_go_destroy(key *C.char) C.int {
 	const op = "destroy"
-	enter()
-	defer recoverInto(op, &rc)
-	k, rc := goString(op, "the key", key)
-	if rc != C.SHMLIB_OK {
-		return rc
-	}
-	if err := segment.Destroy(k); err != nil {
-		return fail(err)
-	}
-	return C.SHMLIB_OK
+	return call(op, func() C.int {
+		k, rc := goString(op, "the key", key)
+		if rc != C.SHMLIB_OK {
+			return rc
+		}
+		return result(segment.Destroy(k))
+	})
 }
 
 //export shmlib_go_stat
-func shmlib_go_stat(key *C.char, out *C.shmlib_stat_t) (rc C.int) {
+func shmlib_go_stat(key *C.char, out *C.shmlib_stat_t) C.int {
 	const op = "stat"
-	enter()
-	defer recoverInto(op, &rc)
-	k, rc := goString(op, "the key", key)
-	if rc != C.SHMLIB_OK {
-		return rc
-	}
-	if out == nil {
-		return invalid(op, k, "out_stat is NULL")
-	}
-	info, err := segment.Stat(k)
-	if err != nil {
-		return fail(err)
-	}
-	fillStat(out, &info)
-	return C.SHMLIB_OK
+	return call(op, func() C.int {
+		k, rc := goString(op, "the key", key)
+		if rc != C.SHMLIB_OK {
+			return rc
+		}
+		if out == nil {
+			return invalid(op, k, "out_stat is NULL")
+		}
+		info, err := segment.Stat(k)
+		if err != nil {
+			return fail(err)
+		}
+		fillStat(out, &info)
+		return C.SHMLIB_OK
+	})
 }
 
 //export shmlib_go_list
-func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) (rc C.int) {
+func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) C.int {
 	const op = "list"
-	enter()
-	defer recoverInto(op, &rc)
-	if outCount == nil {
-		return invalid(op, "", "out_count is NULL")
-	}
-	if out == nil && capacity != 0 {
-		return invalid(op, "", "out_items is NULL but capacity is not 0")
-	}
-	infos, err := segment.List()
-	if err != nil {
-		return fail(err)
-	}
-	*outCount = C.size_t(len(infos))
-	if out == nil {
-		return C.SHMLIB_OK // only counting
-	}
-	items := unsafe.Slice(out, min(uint64(capacity), uint64(len(infos))))
-	for i := range items {
-		fillStat(&items[i], &infos[i])
-	}
-	if len(infos) > len(items) {
-		return fail(&segment.Error{Op: op, Code: segment.ErrRange,
-			Msg: "more segments exist than out_items holds; *out_count says how many"})
-	}
-	return C.SHMLIB_OK
+	return call(op, func() C.int {
+		if outCount == nil {
+			return invalid(op, "", "out_count is NULL")
+		}
+		if out == nil && capacity != 0 {
+			return invalid(op, "", "out_items is NULL but capacity is not 0")
+		}
+		infos, err := segment.List()
+		if err != nil {
+			return fail(err)
+		}
+		*outCount = C.size_t(len(infos))
+		if out == nil {
+			return C.SHMLIB_OK // only counting
+		}
+		items := unsafe.Slice(out, min(uint64(capacity), uint64(len(infos))))
+		for i := range items {
+			fillStat(&items[i], &infos[i])
+		}
+		if len(infos) > len(items) {
+			return fail(&segment.Error{Op: op, Code: segment.ErrRange,
+				Msg: "more segments exist than out_items holds; *out_count says how many"})
+		}
+		return C.SHMLIB_OK
+	})
 }
 
 func fillStat(out *C.shmlib_stat_t, info *segment.Info) {

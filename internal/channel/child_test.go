@@ -119,3 +119,21 @@ func TestKilledConsumer(t *testing.T) {
 		t.Fatalf("a new consumer cannot read what was sent: %v", err)
 	}
 }
+
+// TestUnreapedProducerIsGone: a killed producer that its parent (here, the
+// very process waiting on the channel) has not reaped yet is a zombie. It
+// has died all the same.
+func TestUnreapedProducerIsGone(t *testing.T) {
+	key := newChannel(t, "posix:", 4096)
+	producer := startRole(t, "producer", key)
+	c := open(t, key, Consumer)
+	producer.Process.Signal(syscall.SIGKILL) // and no Wait: it stays a zombie
+	buf := make([]byte, 16)
+	for range 2 {
+		if _, err := c.Recv(buf, second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.Recv(buf, 3*second)
+	wantCode(t, err, segment.ErrPeerGone, "died")
+}
