@@ -8,6 +8,10 @@
     # ... another process: shmlib.attach(key)
     shmlib.destroy(key)                       # nothing is destroyed unless asked
 
+Channels carry messages from one process to another through a segment:
+create_channel(capacity) -> key, then open_channel(key, "producer") in one
+process and open_channel(key, "consumer") in another (see channel.py).
+
 libshm is loaded by the first call (not by the import) from
 $SHMLIB_LIBRARY, else the libshm.so bundled in this package, else the
 system loader path; ImportError if none loads. See README.md for numpy,
@@ -15,9 +19,13 @@ multiprocessing (and the fork rule) and the `python3 -m shmlib` command.
 """
 
 from . import _ffi
-from .errors import (AlreadyExists, Error, Forked, InvalidArgument,
-                     NotAttached, NotFound, NotSupported, OSFailure,
-                     OutOfMemory, PermissionDenied, strerror)
+from .channel import (Channel, Peek, PeekArray, Reservation, create_channel,
+                      open_channel)
+from .errors import (AlreadyExists, BufferTooSmall, Busy, Corrupt,
+                     EndOfStream, Error, Forked, InvalidArgument,
+                     MessageTooLarge, NotAttached, NotFound, NotSupported,
+                     OSFailure, OutOfMemory, PeerGone, PermissionDenied,
+                     Timeout, strerror)
 from .info import SegmentInfo, list_segments, stat
 from .keys import ftok, posix_key, posix_name
 from .segment import Segment, attach, create, create_detached, destroy
@@ -38,9 +46,12 @@ def library_path():
 
 
 __all__ = [
-    "AlreadyExists", "Error", "Forked", "InvalidArgument", "KEY_MAX",
-    "NotAttached", "NotFound", "NotSupported", "OSFailure", "OutOfMemory",
-    "PermissionDenied", "Segment", "SegmentInfo", "attach", "create",
-    "create_detached", "destroy", "ftok", "library_path", "library_version",
-    "list_segments", "posix_key", "posix_name", "stat", "strerror",
+    "AlreadyExists", "BufferTooSmall", "Busy", "Channel", "Corrupt",
+    "EndOfStream", "Error", "Forked", "InvalidArgument", "KEY_MAX",
+    "MessageTooLarge", "NotAttached", "NotFound", "NotSupported",
+    "OSFailure", "OutOfMemory", "Peek", "PeekArray", "PeerGone",
+    "PermissionDenied", "Reservation", "Segment", "SegmentInfo", "Timeout",
+    "attach", "create", "create_channel", "create_detached", "destroy",
+    "ftok", "library_path", "library_version", "list_segments",
+    "open_channel", "posix_key", "posix_name", "stat", "strerror",
 ]

@@ -7,6 +7,10 @@ ValueError, a system limit an OSError, and so on.
 Forked is deliberately not an OSError: multiprocessing.Pool workers treat an
 OSError while receiving a task as a lost connection and quietly exit, which
 would hide the one error that says what to do.
+
+The channel codes follow the same rule: a timeout is a TimeoutError, the end
+of a stream an EOFError (as multiprocessing.Connection.recv() raises), a
+dead peer a ConnectionResetError, a message too large a ValueError.
 """
 
 import ctypes
@@ -75,6 +79,65 @@ class NotSupported(Error, OSError):
     posix_errno = errno.EOPNOTSUPP
 
 
+class Timeout(Error, TimeoutError):
+    """SHMLIB_ETIMEDOUT: a channel call could not proceed within its
+    timeout (at once, for timeout=0)."""
+    posix_errno = errno.ETIMEDOUT
+
+
+class EndOfStream(Error, EOFError):
+    """SHMLIB_EEOS: the producer closed the channel and every message has
+    been received; iterating over a consumer ends here. Also raised when
+    opening the producer end of a channel whose producer has closed."""
+
+
+class PeerGone(Error, ConnectionResetError):
+    """SHMLIB_EPEER: the process holding the other end of the channel died.
+    A consumer receives everything the producer committed first.
+
+    A ConnectionResetError ("reset by peer": the other side went away
+    without closing), so `except ConnectionError` catches it. Not a
+    BrokenPipeError: programs catch that one to mean "the reader of my
+    stdout went away" and exit quietly, which would hide a dead peer.
+    """
+    posix_errno = errno.ECONNRESET
+
+
+class Corrupt(Error, OSError):
+    """SHMLIB_ECORRUPT: the channel's shared state is inconsistent: some
+    process wrote where it should not have. libshm refuses to read or write
+    out of bounds; the channel is not usable any more."""
+
+
+class Busy(Error, OSError):
+    """SHMLIB_EBUSY: that end of the channel is held by a live process (this
+    one included), or another thread is in a call on this end.
+
+    Not a BlockingIOError: that one means "not ready yet, retry when the
+    object is ready" to non-blocking I/O code, and neither case here becomes
+    ready by itself. A channel call that would wait with timeout=0 raises
+    Timeout.
+    """
+    posix_errno = errno.EBUSY
+
+
+class MessageTooLarge(Error, ValueError):
+    """SHMLIB_EMSGSIZE: a message larger than the channel carries
+    (Channel.max_message, half its capacity less 16 bytes)."""
+
+
+class BufferTooSmall(Error, ValueError):
+    """SHMLIB_ERANGE: Channel.recv_into() got a buffer smaller than the next
+    message, whose length is `length`. The message stays in the channel."""
+
+    def __init__(self, code, message, length=None):
+        super().__init__(code, message)
+        self.length = length
+
+    def __reduce__(self):
+        return (type(self), (self.code, self.message, self.length))
+
+
 class Forked(Error, RuntimeError):
     """SHMLIB_EFORKED: called in a child made by fork() without exec().
 
@@ -104,6 +167,13 @@ _BY_CODE = {
     _ffi.ENOTATTACHED: NotAttached,
     _ffi.ENOTSUP: NotSupported,
     _ffi.EFORKED: Forked,
+    _ffi.ERANGE: BufferTooSmall,
+    _ffi.ETIMEDOUT: Timeout,
+    _ffi.EEOS: EndOfStream,
+    _ffi.EPEER: PeerGone,
+    _ffi.ECORRUPT: Corrupt,
+    _ffi.EBUSY: Busy,
+    _ffi.EMSGSIZE: MessageTooLarge,
 }
 
 

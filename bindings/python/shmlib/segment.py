@@ -252,10 +252,12 @@ def _size_arg(op, size):
     return size
 
 
-def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
-    """shmlib_create(): returns (canonical key, True if opened not created)."""
+def _creation_key(op, key, backend, mode):
+    """The checks create() and create_channel() share: returns the key to
+    create (None and `backend` make "posix:" or "sysv:", for the library to
+    choose) as (key, the bytes the library takes)."""
     if backend not in (None, "posix", "sysv"):
-        raise InvalidArgument(_ffi.EINVAL, f"create: backend must be 'posix' "
+        raise InvalidArgument(_ffi.EINVAL, f"{op}: backend must be 'posix' "
                               f"or 'sysv', not {backend!r}")
     if key is None:
         key = (backend or "posix") + ":"
@@ -263,14 +265,21 @@ def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
         is_sysv = key.startswith("sysv:") if isinstance(key, str) else None
         if is_sysv is not None and is_sysv != (backend == "sysv"):
             raise InvalidArgument(_ffi.EINVAL,
-                                  f"create {key}: not a {backend} key")
-    raw = keys.encode(key, "create")
+                                  f"{op} {key}: not a {backend} key")
+    raw = keys.encode(key, op)
     if _fork.forked:
-        _fork.refuse("create", key)
-    size = _size_arg("create", size)
+        _fork.refuse(op, key)
+    # ctypes would silently wrap a mode that does not fit a uint32_t.
     if not isinstance(mode, int) or not 0 <= mode < 2**32:
         raise InvalidArgument(_ffi.EINVAL,
-                              f"create {key}: mode must be 0..0o777, not {mode!r}")
+                              f"{op} {key}: mode must be 0..0o777, not {mode!r}")
+    return key, raw
+
+
+def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
+    """shmlib_create(): returns (canonical key, True if opened not created)."""
+    key, raw = _creation_key("create", key, backend, mode)
+    size = _size_arg("create", size)
     flags = ((_ffi.OPEN_EXISTING if open_existing else 0)
              | (_ffi.HUGETLB if hugetlb else 0)
              | (_ffi.SPARSE if sparse else 0))

@@ -108,3 +108,95 @@ def segment(cleanup):
 def any_segment(request, cleanup):
     """An attached 4 KiB segment of each backend in turn."""
     return cleanup(shmlib.create(4096, backend=request.param))
+
+
+# ---------------------------------------------------------------- channels
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    "channel_peer.py")
+
+
+@pytest.fixture
+def channels():
+    """`channels(key, end)` opens an end of a channel and closes it after
+    the test (a System V segment stays until its last detach, so an end
+    left open would be a leak)."""
+    opened = []
+
+    def open_end(key, end):
+        channel = shmlib.open_channel(key, end)
+        opened.append(channel)
+        return channel
+
+    yield open_end
+    gc.collect()  # views in dead frames must not keep an end from closing
+    for channel in opened:
+        with contextlib.suppress(shmlib.Error, BufferError):
+            channel.close()
+
+
+@pytest.fixture
+def chan_key(cleanup):
+    """A new POSIX channel of 16 KiB (messages up to 8176 bytes), destroyed
+    after the test."""
+    return cleanup(shmlib.create_channel(16384, "posix:/" + unique_name()))
+
+
+@pytest.fixture(params=["posix", "sysv"])
+def any_chan_key(request, cleanup):
+    """A new 16 KiB channel of each backend in turn."""
+    return cleanup(shmlib.create_channel(16384, backend=request.param))
+
+
+class Peer:
+    """A channel_peer.py process (see there for its roles)."""
+
+    def __init__(self, *args, stdin=None):
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            [sys.executable, PEER, *args], stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=PYTHON_DIR))
+
+    def line(self):
+        """Its next line on stdout; fails if it ended instead."""
+        text = self.proc.stdout.readline()
+        if not text:
+            self.proc.wait(10)
+            pytest.fail(f"channel peer exited with {self.proc.returncode}: "
+                        f"{self.proc.stderr.read()}")
+        return text.rstrip("\n")
+
+    def kill(self):
+        """SIGKILL, and reap it: until it is reaped, the kernel still shows
+        the process and libshm rightly takes it for alive."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def finish(self, input=None, timeout=60):
+        """Waits for it to end well (after writing `input` to its stdin and
+        closing that); returns the rest of its stdout."""
+        out, err = self.proc.communicate(input, timeout=timeout)
+        assert self.proc.returncode == 0, err
+        return out
+
+
+@pytest.fixture
+def peer():
+    """`peer(*args)` starts a channel_peer.py process; killed after the
+    test if it still runs."""
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(Peer(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for p in started:
+        if p.proc.poll() is None:
+            p.kill()
+        p.proc.stdout.close()
+        p.proc.stderr.close()
+        if p.proc.stdin:
+            p.proc.stdin.close()
