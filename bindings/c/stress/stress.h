@@ -78,10 +78,23 @@ static inline unsigned char stress_pattern(uint64_t tag, size_t i)
     return (unsigned char)(v >> (8 * (i % 8)));
 }
 
+
+static inline uint64_t stress_pattern_word(uint64_t tag, size_t w)
+{
+    uint64_t s = tag * 0x100000001b3ull + (uint64_t)w;
+    return stress_rand(&s);
+}
+
 static inline void stress_fill(void *p, size_t len, uint64_t tag)
 {
     unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = stress_pattern_word(tag, i / 8);
+        for (int k = 0; k < 8; k++)
+            b[i + (size_t)k] = (unsigned char)(v >> (8 * k));
+    }
+    for (; i < len; i++)
         b[i] = stress_pattern(tag, i);
 }
 
@@ -89,7 +102,14 @@ static inline void stress_fill(void *p, size_t len, uint64_t tag)
 static inline size_t stress_verify(const void *p, size_t len, uint64_t tag)
 {
     const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = stress_pattern_word(tag, i / 8);
+        for (int k = 0; k < 8; k++)
+            if (b[i + (size_t)k] != (unsigned char)(v >> (8 * k)))
+                return i + (size_t)k;
+    }
+    for (; i < len; i++)
         if (b[i] != stress_pattern(tag, i))
             return i;
     return len;
