@@ -92,17 +92,31 @@ def _when(seconds):
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(seconds))
 
 
+def _channel(info):
+    if not info.channel:
+        return "no"
+    # include/shmlib.h: the segment is the ring's capacity + 4096 bytes, and
+    # a message takes at most half the capacity less 16 bytes.
+    capacity = info.size - 4096
+    return (f"yes: a ring of {capacity} bytes, messages up to "
+            f"{capacity // 2 - 16} bytes")
+
+
 def cmd_ls(args):
     infos = shmlib.list_segments()
     if args.json:
         json.dump([_as_dict(info) for info in infos], sys.stdout, indent=2)
         print()
         return 0
-    rows = [("KEY", "SIZE", "MODE", "OWNER", "NATTCH", "CPID", "ALIVE")]
+    # KIND comes last so that scripts reading the columns before it by
+    # position keep working.
+    rows = [("KEY", "SIZE", "MODE", "OWNER", "NATTCH", "CPID", "ALIVE",
+             "KIND")]
     for info in infos:
         rows.append((info.key, str(info.size), f"{info.mode:04o}",
                      _user(info.uid), _dash(info.nattach), _dash(info.cpid),
-                     _yes_no(_alive(info.cpid))))
+                     _yes_no(_alive(info.cpid)),
+                     "channel" if info.channel else "segment"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width)
@@ -138,7 +152,7 @@ def cmd_info(args):
         ("last change", _when(info.ctime)),
         ("destroyed", _yes_no(info.destroyed)),
         ("locked", _yes_no(info.locked)),
-        ("channel", _yes_no(info.channel)),
+        ("channel", _channel(info)),
     ]
     width = max(len(name) for name, _ in lines)
     for name, value in lines:
@@ -213,7 +227,8 @@ def _parser():
         "ls", help="list every segment, POSIX and System V",
         description="List segments: key, size, mode, owner, attach count "
                     "and creator pid (System V only; '-' where the kernel "
-                    "does not record it) and whether the creator runs.")
+                    "does not record it), whether the creator runs, and "
+                    "whether the segment holds a channel.")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(run=cmd_ls)
 

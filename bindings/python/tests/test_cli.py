@@ -57,13 +57,26 @@ def test_ls_shows_both_kinds(cleanup, segment):
     sysv = cleanup(shmlib.create(64, backend="sysv"))
     rows = {line.split()[0]: line.split() for line in ok("ls").splitlines()}
     assert rows["KEY"] == ["KEY", "SIZE", "MODE", "OWNER", "NATTCH", "CPID",
-                           "ALIVE"]
+                           "ALIVE", "KIND"]
     assert rows[segment.key][1:3] == ["4096", "0600"]
-    assert rows[segment.key][4:] == ["-", "-", "-"]  # POSIX: not recorded
-    assert rows[sysv.key][4:] == ["1", str(os.getpid()), "yes"]
+    # POSIX: not recorded
+    assert rows[segment.key][4:] == ["-", "-", "-", "segment"]
+    assert rows[sysv.key][4:] == ["1", str(os.getpid()), "yes", "segment"]
     listed = {r["key"]: r for r in json.loads(ok("ls", "--json"))}
     assert listed[sysv.key]["creator_alive"] is True
     assert listed[segment.key]["nattach"] is None
+
+
+@pytest.mark.parametrize("backend", ["posix", "sysv"])
+def test_ls_and_info_tell_channels(backend, cleanup, segment):
+    key = cleanup(shmlib.create_channel(16384, backend=backend))
+    rows = {line.split()[0]: line.split() for line in ok("ls").splitlines()}
+    assert rows[key][1] == str(16384 + 4096) and rows[key][-1] == "channel"
+    assert rows[segment.key][-1] == "segment"
+    assert ("channel:     yes: a ring of 16384 bytes, messages up to 8176 "
+            "bytes\n") in ok("info", key)
+    assert "channel:     no\n" in ok("info", segment.key)
+    assert json.loads(ok("info", key, "--json"))["channel"] is True
 
 
 def test_write_then_cat(segment):
