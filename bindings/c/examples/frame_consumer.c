@@ -25,9 +25,10 @@
  * also renders the producer's picture again (frame_render), equalises it
  * itself (frame_equalise) and compares every pixel with what it received.
  *
- * Prints the summary line (frames, MiB, seconds, MiB/s, CPU) and what was
- * verified on stderr. Exit status: 0 if every check passed, 1 at the first
- * one that failed, 2 on bad usage.
+ * Prints on stderr the summary line (frames, MiB, and the seconds, MiB/s and
+ * CPU time from the first frame's arrival to the end) and what it verified.
+ * Exit status: 0 if every check passed, 1 at the first one that failed, 2
+ * on bad usage.
  */
 #include "frame.h"
 
@@ -41,6 +42,7 @@ struct expect {
     uint32_t width, height;
     unsigned char *rendered, *equalised;
     uint64_t recomputed;    /* how many frames were compared pixel by pixel */
+    double t0, cpu0;        /* the clocks, started when the first frame came */
 };
 
 static void usage(void)
@@ -48,6 +50,14 @@ static void usage(void)
     fprintf(stderr, "usage: frame_consumer [-n FRAMES] [-s WIDTHxHEIGHT] [-v EVERY]"
                     " (KEY | --pipe)\n");
     exit(2);
+}
+
+/* The throughput counts from the first frame's arrival: the time this
+ * process waited for the previous stages to start up is not ours. */
+static void start_clocks(struct expect *e)
+{
+    e->t0 = now_seconds();
+    e->cpu0 = cpu_seconds();
 }
 
 /* Checks a frame's header against what frame number `seq` must carry;
@@ -127,6 +137,8 @@ static int64_t consume_from_pipe(struct expect *e)
         return -1;
     }
     while (ok && (rc = read_full(STDIN_FILENO, &h, sizeof h)) == 1) {
+        if (seq == 0)
+            start_clocks(e);
         /* The header says how much follows: check it before reading on. */
         if (seq == e->frames) {
             fprintf(stderr, "%s: FAILED: more than the %llu frames expected\n",
@@ -170,6 +182,8 @@ static int64_t consume_from_channel(const char *key, struct expect *e)
     }
     while ((rc = shmlib_chan_peek(rx, FRAME_TIMEOUT_NS, &msg, &msg_len)) == 0) {
         const struct frame_header *h = msg;
+        if (seq == 0)
+            start_clocks(e);
         if (seq == e->frames) {
             fprintf(stderr, "%s: FAILED: more than the %llu frames expected\n",
                     prog, (unsigned long long)e->frames);
@@ -248,9 +262,8 @@ int main(int argc, char **argv)
         return 1;
     }
     crc32_init();
-    double t0 = now_seconds(), cpu0 = cpu_seconds();
     int64_t got = pipe_mode ? consume_from_pipe(&e) : consume_from_channel(argv[optind], &e);
-    double seconds = now_seconds() - t0, cpu = cpu_seconds() - cpu0;
+    double seconds = now_seconds() - e.t0, cpu = cpu_seconds() - e.cpu0;
     free(e.rendered);
     free(e.equalised);
     if (got < 0)
@@ -261,9 +274,8 @@ int main(int argc, char **argv)
         return 1;
     }
     frame_summary(prog, e.frames, e.frames * payload_len, seconds, cpu);
-    fprintf(stderr, "%s: verified: %llu frames in order, every CRC-32 right; %llu frames"
-                    " (0, every %llu after it, the last) equalised exactly as recomputed here\n",
-            prog, (unsigned long long)e.frames, (unsigned long long)e.recomputed,
-            (unsigned long long)e.every);
+    fprintf(stderr, "%s: verified %llu frames: in order, CRC-32s right, %llu equalised"
+                    " exactly as recomputed here\n",
+            prog, (unsigned long long)e.frames, (unsigned long long)e.recomputed);
     return 0;
 }

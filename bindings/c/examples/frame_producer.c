@@ -20,7 +20,8 @@
  * and CRC-32 that frame.h describes. The same work is done in both modes;
  * only the way the bytes leave differs.
  *
- * Prints one summary line on stderr: frames, MiB, seconds, MiB/s, CPU.
+ * Prints one summary line on stderr: frames, MiB, and the seconds, MiB/s and
+ * CPU time from its start to the last frame handed on.
  * Exit status: 0 when every frame was handed on (and, for a channel, the
  * stream closed), 1 on any failure, 2 on bad usage.
  */
