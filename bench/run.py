@@ -15,12 +15,22 @@ Runs, all in one go so the numbers share the machine's mood:
                   libshm's flags: the share of `load` that is the Go runtime.
   size            bytes of libshm.so stripped, against that empty Go library
                   stripped: what libshm adds to the Go runtime it carries.
+  chan.*          build/bench/chan: channels between two processes, against
+                  a pipe, a Unix stream socket and memcpy (bench/chan.c says
+                  exactly what each side does). One entry per baseline:
+      chan.c.SIZE, chan.c.copy.SIZE   MB/s of 64 B, 4 KiB, 64 KiB, 1 MiB
+                  messages, in place and copied; targets: 64 B >= 5x pipe,
+                  64 KiB >= 3x unix-socket, 1 MiB >= 0.7x memcpy.
+      chan.c.rtt.64B  ns per round trip; target <= 0.25x pipe.
+      chan.idle_cpu   % of one core used by a consumer asleep in recv;
+                  no baseline; target <= 0.1 (~0: 1 ms of CPU a second).
   bindings/python/bench/bench_py.py, if it exists: its JSON list of entries.
 
 Prints a table and writes BUILD/bench.json, a list of entries:
   name, value, unit, baseline, baseline_value, ratio (= value / baseline_value,
   null without a baseline value), and where there is one, target and better
-  ("lower"/"higher"), which apply to the ratio; plus the raw runs and notes.
+  ("lower"/"higher"), which apply to the ratio, or to the value for an entry
+  without a baseline; plus the raw runs and notes.
 
 Each microbenchmark reports the median of several interleaved runs (see
 bench/lifecycle.c). Exits nonzero if a benchmark fails or leaves a segment
@@ -46,6 +56,17 @@ RUNS = 9            # interleaved runs per microbenchmark; the median is kept
 RUN_MS = 150        # length of one run of the libshm side
 LOAD_RUNS = 31      # fresh processes per library for the load benchmarks
 TARGET_RATIO = 1.10
+CHAN_RUNS = 7       # the channel benchmarks: about 30 s in all
+CHAN_RUN_MS = 150
+
+# (name, baseline) -> target; "better" is per unit: MB/s higher, else lower.
+CHAN_TARGETS = {
+    ("chan.c.64B", "pipe"): 5.0,
+    ("chan.c.64KiB", "unix-socket"): 3.0,
+    ("chan.c.1MiB", "memcpy"): 0.7,
+    ("chan.c.rtt.64B", "pipe"): 0.25,
+    ("chan.idle_cpu", None): 0.1,
+}
 
 # A library with one export and nothing else: the Go runtime alone.
 GO_EMPTY = """package main
@@ -115,22 +136,23 @@ def run_checked(cmd, what, timeout, own_prefix=None):
     return out
 
 
-def run_c_bench(prog, *args):
+def run_c_bench(prog, *args, timeout=60):
     """Runs one C benchmark; returns its JSON lines as dicts."""
-    out = run_checked([prog, *args], prog.name, timeout=60, own_prefix="shmlib-bench-")
+    out = run_checked([prog, *args], prog.name, timeout=timeout, own_prefix="shmlib-bench-")
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 # ---------------------------------------------------------------- entries
 
 def entry(name, unit, value, baseline, baseline_value, notes, target=None,
-          runs=None, baseline_runs=None):
+          runs=None, baseline_runs=None, better=None):
     e = {"name": name, "value": value, "unit": unit, "baseline": baseline,
          "baseline_value": baseline_value,
          "ratio": value / baseline_value if baseline_value else None}
     if target is not None:
         e["target"] = target
-        e["better"] = "lower"
+    if better is not None or target is not None:
+        e["better"] = better or "lower"
     if runs is not None:
         e["runs"] = runs
         e["baseline_runs"] = baseline_runs
@@ -160,6 +182,41 @@ def from_c_record(rec):
     target = TARGET_RATIO if name.startswith(("lifecycle.", "attach.")) else None
     return entry(name, rec["unit"], statistics.median(runs), rec["baseline"],
                  statistics.median(base_runs), NOTES[name], target, runs, base_runs)
+
+
+def chan_notes(rec):
+    """What a chan.* record measured, in words, with the sizes it used."""
+    name, base = rec["name"], rec["baseline"]
+    if name == "chan.idle_cpu":
+        return (f"% of one core (all threads, getrusage) used by a consumer process asleep "
+                f"in shmlib_chan_recv(SHMLIB_WAIT_FOREVER) for {rec['idle_ms']} ms with "
+                "nothing sent; median of the runs")
+    if name == "chan.c.rtt.64B":
+        return (f"ns per round trip of a 64-byte message between two processes (each side "
+                f"fills every word and sums it): two channels of capacity {rec['capacity']} "
+                "used in place (reserve/fill/commit, peek/sum/release); pipe: two pipes, "
+                "write/read of 64 bytes")
+    way = ("shmlib_chan_send from a filled private buffer, shmlib_chan_recv into one, then "
+           "the sum" if ".copy." in name else
+           "in place: reserve, fill, commit; peek, sum, release (no copy)")
+    what = {"pipe": f"write() of each filled message into a pipe (buffer {rec['pipe_buffer']} "
+                    "bytes), read() of exactly one message, then the sum",
+            "unix-socket": "the same over socketpair(AF_UNIX, SOCK_STREAM) (SO_SNDBUF "
+                           f"{rec['socket_sndbuf']} as the kernel reports it)",
+            "memcpy": "one thread in one process: fill a buffer, memcpy it to another, sum "
+                      "that one (fill and sum included, as on every transport)"}[base]
+    return (f"MB/s (10^6 bytes/s) of {rec['size']}-byte messages from a producer process "
+            f"to a consumer process; every word written by the producer and summed by the "
+            f"consumer; channel of capacity {rec['capacity']}, {way}; {base}: {what}")
+
+
+def from_chan_record(rec):
+    name, base = rec["name"], rec["baseline"]
+    runs, base_runs = rec["value_runs"], rec["baseline_runs"]
+    return entry(name, rec["unit"], statistics.median(runs), base,
+                 statistics.median(base_runs) if base_runs else None, chan_notes(rec),
+                 CHAN_TARGETS.get((name, base)), runs, base_runs,
+                 better="higher" if rec["unit"] == "MB/s" else "lower")
 
 
 def load_times(loader, libs):
@@ -229,10 +286,12 @@ def print_table(entries):
     rows = [("benchmark", "value", "unit", "baseline", "baseline value", "ratio", "target")]
     for e in entries:
         ratio, target = e.get("ratio"), e.get("target")
+        # The target applies to the ratio, or to the value without a baseline.
+        judged = ratio if e.get("baseline") else e.get("value")
         verdict = "-"
-        if target is not None and ratio is not None:
+        if target is not None and judged is not None:
             lower = e.get("better", "lower") == "lower"
-            ok = ratio <= target if lower else ratio >= target
+            ok = judged <= target if lower else judged >= target
             verdict = f"{'<=' if lower else '>='} {target:.2f} {'ok' if ok else 'MISSED'}"
         unit = e.get("unit", "")
         rows.append((str(e.get("name")), fmt(e.get("value"), unit), unit,
@@ -295,6 +354,10 @@ def main():
         "bytes of build/libshm.so after strip --strip-all; baseline: an empty Go "
         "c-shared library built with the same flags and stripped, i.e. the Go runtime "
         "every such library carries"))
+
+    print("bench: channels between two processes ...", file=sys.stderr)
+    entries += [from_chan_record(r) for r in
+                run_c_bench(bench_dir / "chan", CHAN_RUNS, CHAN_RUN_MS, timeout=180)]
 
     py_bench = ROOT / "bindings/python/bench/bench_py.py"
     if py_bench.exists():
