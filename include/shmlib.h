@@ -402,7 +402,9 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
  *   receive  copy a message out (shmlib_chan_recv), or read it in place:
  *            shmlib_chan_peek, use, shmlib_chan_release.
  *   close    shmlib_chan_close. The producer's close ends the stream: the
- *            consumer receives what was committed, then SHMLIB_EEOS.
+ *            consumer receives what was committed, then SHMLIB_EEOS. The
+ *            consumer's close tells a producer waiting for room that nobody
+ *            will make any (SHMLIB_EPEER), until another consumer opens it.
  *
  * Capacity: the data area is rounded up to a multiple of 4096 bytes (at most
  * 8 GiB). A message may take at most half of it less 16 bytes
@@ -481,7 +483,8 @@ int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size);
  *
  * Errors: SHMLIB_EINVAL (not a producer handle, NULL buf with len > 0, a
  * reservation pending), SHMLIB_EMSGSIZE, SHMLIB_ETIMEDOUT, SHMLIB_EPEER (the
- * consumer died while the ring was full), SHMLIB_ECORRUPT, SHMLIB_EBUSY.
+ * ring is full and the consumer died or closed its end), SHMLIB_ECORRUPT,
+ * SHMLIB_EBUSY.
  */
 int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t timeout_ns);
 

@@ -146,6 +146,9 @@ func (c *Chan) join() error {
 			break
 		}
 	}
+	if c.end == Consumer {
+		c.s.consLeft().Store(0)
+	}
 	head, tail := c.s.head().Load(), c.s.tail().Load()
 	if tail < head || tail-head > c.capacity || tail%recordAlign != 0 || head%recordAlign != 0 {
 		word.CompareAndSwap(uint64(self), 0)
@@ -184,7 +187,9 @@ func (c *Chan) End() End { return c.end }
 func (c *Chan) MaxMessage() uint64 { return c.maxMsg }
 
 // Close leaves the end. The producer's close ends the stream: the consumer
-// drains what was committed, then gets ErrEndOfStream. A pending
+// drains what was committed, then gets ErrEndOfStream. The consumer's close
+// tells a producer waiting for room that nobody will make any
+// (ErrPeerGone), until another consumer opens the channel. A pending
 // reservation or a held message is dropped (a held message is delivered
 // again to the next consumer). The channel's segment lives on until it is
 // destroyed.
@@ -193,12 +198,17 @@ func (c *Chan) Close() error {
 		return err
 	}
 	defer c.mu.Unlock()
+	c.s.owner(c.end).CompareAndSwap(uint64(self), 0)
+	// Tell a peer that may be waiting on this end that nobody is there.
 	if c.end == Producer {
 		c.s.closed().Store(1)
 		c.s.dataSeq().Add(1)
 		futexWakeAll(c.s.dataSeq())
+	} else {
+		c.s.consLeft().Store(1)
+		c.s.spaceSeq().Add(1)
+		futexWakeAll(c.s.spaceSeq())
 	}
-	c.s.owner(c.end).CompareAndSwap(uint64(self), 0)
 	c.closed = true
 	return segment.Detach(c.mapping.Addr)
 }

@@ -207,3 +207,30 @@ func TestNotAChannel(t *testing.T) {
 	_, err = Open("posix:/libshm-never-made", Consumer)
 	wantCode(t, err, segment.ErrNotExist, "chan_open posix:/libshm-never-made: no such segment")
 }
+
+// TestConsumerLeaving: a producer waiting for room learns that the consumer
+// closed its end, instead of waiting out its timeout; a new consumer makes
+// the channel usable again.
+func TestConsumerLeaving(t *testing.T) {
+	key := newChannel(t, "posix:", 4096)
+	p, c := open(t, key, Producer), open(t, key, Consumer)
+	msg := make([]byte, p.MaxMessage())
+	for p.Send(msg, 0) == nil {
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Close()
+	}()
+	start := time.Now()
+	wantCode(t, p.Send(msg, 10*second), segment.ErrPeerGone, "the consumer closed its end")
+	if time.Since(start) > 5*second {
+		t.Fatal("the consumer's close did not wake the producer")
+	}
+	c2 := open(t, key, Consumer)
+	if _, err := c2.Recv(msg, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(msg, second); err != nil {
+		t.Fatalf("after a new consumer came: %v", err)
+	}
+}

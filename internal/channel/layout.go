@@ -20,6 +20,8 @@
 //	  --- consumer cache line ---
 //	   128       8  head: bytes released since create (only grows)
 //	   136       8  consumer owner: pid<<32 | start time (0: none)
+//	   144       4  consumer left: 1 once a consumer has closed its end, 0
+//	                again when another opens it
 //	   148       4  space sequence: futex word bumped by every release
 //	   152       4  producer waiting: 1 while the producer sleeps on it
 //	  4096  capacity  data area: records
@@ -63,6 +65,7 @@ const (
 	offConsWaiting  = 88
 	offHead         = 128
 	offConsumer     = 136
+	offConsLeft     = 144
 	offSpaceSeq     = 148
 	offProdWaiting  = 152
 	kindMessage     = 1
@@ -102,6 +105,7 @@ func (s shared) owner(e End) *atomic.Uint64     { return s.u64(ownerOffset(e)) }
 func (s shared) closed() *atomic.Uint32         { return s.u32(offClosed) }
 func (s shared) dataSeq() *atomic.Uint32        { return s.u32(offDataSeq) }
 func (s shared) consWaiting() *atomic.Uint32    { return s.u32(offConsWaiting) }
+func (s shared) consLeft() *atomic.Uint32       { return s.u32(offConsLeft) }
 func (s shared) spaceSeq() *atomic.Uint32       { return s.u32(offSpaceSeq) }
 func (s shared) prodWaiting() *atomic.Uint32    { return s.u32(offProdWaiting) }
 func (s shared) data(pos uint64) unsafe.Pointer { return unsafe.Add(s.base, dataOffset+uintptr(pos)) }

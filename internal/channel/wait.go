@@ -80,14 +80,20 @@ func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint3
 }
 
 // peerGone reports ErrPeerGone if the other end was held by a process that
-// has died. An end nobody has taken yet is not gone: a peer may still come.
+// has died, or, for the producer, if the consumer closed its end: nobody
+// will make room then. An end nobody has taken yet is not gone: a peer may
+// still come. (A producer's close is not "gone" but the end of the stream,
+// which the consumer's wait reports itself.)
 func (c *Chan) peerGone(op string) error {
 	peer := Producer
 	if c.end == Producer {
 		peer = Consumer
 	}
 	o := owner(c.s.owner(peer).Load())
-	if o == 0 || o.alive() {
+	switch {
+	case o == 0 && peer == Consumer && c.s.consLeft().Load() != 0:
+		return c.errorf(op, segment.ErrPeerGone, "the consumer closed its end; nobody is receiving")
+	case o == 0 || o.alive():
 		return nil
 	}
 	return c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
