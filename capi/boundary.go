@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -69,18 +68,7 @@ func setError(msg string) {
 }
 
 func invalid(op, key, msg string) C.int {
-	return fail(&segment.Error{Op: op, Key: shownKey(key), Code: segment.ErrInvalid, Msg: msg})
-}
-
-// shownKey is the key as the caller gave it, for messages about the call
-// itself (flags, buffers), quoted if it holds anything but printable ASCII.
-func shownKey(key string) string {
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x20 || key[i] >= 0x7f {
-			return strconv.Quote(key)
-		}
-	}
-	return key
+	return fail(&segment.Error{Op: op, Key: segment.DisplayKey(key), Code: segment.ErrInvalid, Msg: msg})
 }
 
 // maxString bounds how far a C string is scanned for its NUL: every key
@@ -108,7 +96,7 @@ func putString(op, key, s string, buf *C.char, n C.size_t) C.int {
 		return invalid(op, key, "the output buffer is NULL")
 	}
 	if uint64(len(s)) >= uint64(n) {
-		return fail(&segment.Error{Op: op, Key: shownKey(key), Code: segment.ErrRange,
+		return fail(&segment.Error{Op: op, Key: segment.DisplayKey(key), Code: segment.ErrRange,
 			Msg: fmt.Sprintf("the output buffer holds %d bytes; %q needs %d (SHMLIB_KEY_MAX always suffices)", n, s, len(s)+1)})
 	}
 	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), n)

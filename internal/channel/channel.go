@@ -62,7 +62,7 @@ type CreateOptions struct {
 func Create(key string, capacity uint64, opt CreateOptions) (string, error) {
 	const op = "chan_create"
 	if capacity == 0 || capacity > maxCapacity {
-		return "", segment.NewError(op, key, segment.ErrInvalid,
+		return "", segment.NewError(op, segment.DisplayKey(key), segment.ErrInvalid,
 			fmt.Sprintf("capacity %d is outside 1..%d bytes", capacity, uint64(maxCapacity)))
 	}
 	capacity = RoundCapacity(capacity)

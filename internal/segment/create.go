@@ -47,10 +47,7 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	if err != nil {
 		return Created{}, keyError(op, key, err)
 	}
-	shown := k.String()
-	if k.CreateOnly() {
-		shown = "(new " + shown + " segment)"
-	}
+	shown := DisplayKey(key)
 	switch {
 	case k.Form == keys.ID:
 		return Created{}, NewError(op, shown, ErrInvalid, "a segment cannot be created by id; use sysv:key=K, sysv: or sysv:private")

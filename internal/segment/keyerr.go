@@ -18,6 +18,21 @@ func keyError(op, key string, err error) *Error {
 	return &Error{Op: op, Key: strconv.Quote(key), Code: ErrInvalid, Msg: "malformed key: " + msg, Err: err}
 }
 
+// DisplayKey is how messages show a key the caller gave: canonical when it
+// parses, "(new posix: segment)" for the forms that ask create to choose
+// (not "create posix:: ..."), and quoted when it is malformed, since a
+// malformed key may hold anything.
+func DisplayKey(key string) string {
+	k, err := keys.Parse(key)
+	switch {
+	case err != nil:
+		return strconv.Quote(key)
+	case k.CreateOnly():
+		return "(new " + k.String() + " segment)"
+	}
+	return k.String()
+}
+
 // parseKey parses a key that must name an existing segment.
 func parseKey(op, key string) (keys.Key, error) {
 	k, err := keys.Parse(key)
