@@ -68,7 +68,16 @@ func setError(msg string) {
 }
 
 func invalid(op, key, msg string) C.int {
-	return fail(&segment.Error{Op: op, Key: segment.DisplayKey(key), Code: segment.ErrInvalid, Msg: msg})
+	return fail(&segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrInvalid, Msg: msg})
+}
+
+// displayKey shows the key a call was about in its message; "" (none, or
+// NULL) shows nothing.
+func displayKey(key string) string {
+	if key == "" {
+		return ""
+	}
+	return segment.DisplayKey(key)
 }
 
 // maxString bounds how far a C string is scanned for its NUL: every key
@@ -96,7 +105,7 @@ func putString(op, key, s string, buf *C.char, n C.size_t) C.int {
 		return invalid(op, key, "the output buffer is NULL")
 	}
 	if uint64(len(s)) >= uint64(n) {
-		return fail(&segment.Error{Op: op, Key: segment.DisplayKey(key), Code: segment.ErrRange,
+		return fail(&segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrRange,
 			Msg: fmt.Sprintf("the output buffer holds %d bytes; %q needs %d (SHMLIB_KEY_MAX always suffices)", n, s, len(s)+1)})
 	}
 	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), n)
