@@ -32,7 +32,7 @@ all: lib
 
 help:
 	@echo "make            build $(LIB) (same as make lib)"
-	@echo "make demo       the main job: separate C processes share a segment, stage by stage"
+	@echo "make demo       the main job: a C -> Python/numpy -> C pipeline over channels, against pipes"
 	@echo "make test       every test: Go core and binding (-race), C, ABI, Python, cross-language; fails on leaked segments"
 	@echo "make bench      benchmarks against raw syscalls and the Python stdlib -> $(BUILD)/bench.json"
 	@echo "make fuzz       each Go fuzz target for FUZZTIME (default 60s); make test runs their seed corpora"
@@ -61,7 +61,7 @@ $(BUILD)/c/%: bindings/c/tests/%.c $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
 
-$(BUILD)/c/%: bindings/c/examples/%.c $(LIB) include/shmlib.h
+$(BUILD)/c/%: bindings/c/examples/%.c $(wildcard bindings/c/examples/*.h) $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM)
 
