@@ -58,7 +58,6 @@ enum {
     OFF_HEAD = 128,
     DATA = 4096,       /* the data area starts here */
     RECORD_HEADER = 16, /* u32 length, u32 kind, u64 0 */
-    KIND_MESSAGE = 1,
     KIND_PADDING = 2,
 };
 
