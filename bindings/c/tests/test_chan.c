@@ -1411,6 +1411,118 @@ static void test_consumer_killed(void)
     }
 }
 
+/* A consumer that closes its end tells a producer waiting for room that
+ * nobody will make any, until another consumer opens the channel. */
+static void test_consumer_closed(void)
+{
+    char key[SHMLIB_KEY_MAX];
+    shmlib_chan_t prod, cons;
+    uint64_t max;
+    struct peer p = {.pid = -1};
+
+    for (int b = POSIX; b <= SYSV; b++) {
+        printf("   %s\n", backend_names[b]);
+        if (!new_chan(b, 4096, key))
+            continue;
+        if (!open_end(key, SHMLIB_CHAN_PRODUCER, &prod)) {
+            CHECK_RC(shmlib_destroy(key), 0);
+            continue;
+        }
+        CHECK_RC(shmlib_chan_max_message(prod, &max), 0);
+        CHECK_INT(fill_ring(prod, max, 1), 2);
+        if (peer_start(&p, (const char *[]){"--peer", key, "open:consumer", "ready", "go",
+                                            "sleep:150", "close", "ready", "go", NULL}) &&
+            peer_await(&p)) {
+            peer_go(&p);
+            int64_t t0 = now_ns();
+            CHECK_FAILS(send_pattern(prod, 3, max, 2000 * MS), SHMLIB_EPEER, "chan_send", key);
+            int64_t dt = now_ns() - t0;
+            CHECKF(dt >= 100 * MS && dt < 650 * MS,
+                   "EPEER %.1f ms after the wait began, for a close 150 ms on", (double)dt / 1e6);
+            CHECK_MESSAGE_HAS("closed");
+            /* It stays so while the ring is full and nobody receives. */
+            if (peer_await(&p))
+                CHECK_FAILS(send_pattern(prod, 3, max, 0), SHMLIB_EPEER, "chan_send", key);
+        }
+        peer_finish(&p, "consumer that closes");
+
+        /* Another consumer: a plain wait again, and the stream goes on. */
+        if (open_end(key, SHMLIB_CHAN_CONSUMER, &cons)) {
+            CHECK_FAILS(send_pattern(prod, 3, max, 0), SHMLIB_ETIMEDOUT, "chan_send", key);
+            RECV_PATTERN(cons, 1, max);
+            CHECK_RC(send_pattern(prod, 3, max, 0), 0);
+            RECV_PATTERN(cons, 2, max);
+            RECV_PATTERN(cons, 3, max);
+            /* With room, a producer does not care whether anybody receives. */
+            close_end(cons);
+            CHECK_RC(send_pattern(prod, 4, 10, 0), 0);
+        }
+        close_end(prod);
+        CHECK_RC(shmlib_destroy(key), 0);
+    }
+}
+
+/*
+ * A peer that does its last part properly (commits, closes, or makes room
+ * and closes) and exits at about the moment the waiting side wakes to check
+ * on it: a sleeping waiter looks every 100 ms or so, and the peer acts 97 to
+ * 103 ms after the wait began. The waiter gets what the peer did, never
+ * SHMLIB_EPEER: the peer did not die holding its end.
+ */
+static void test_peer_leaves_at_check(void)
+{
+    char key[SHMLIB_KEY_MAX], step[32];
+    unsigned char buf[16];
+    size_t len;
+    uint64_t max;
+    int rc;
+
+    for (int delay = 97; delay <= 103; delay++) {
+        snprintf(step, sizeof step, "sleep:%d", delay);
+        for (int part = 0; part < 3; part++) {
+            shmlib_chan_t chan = 0;
+            struct peer p = {.pid = -1};
+            if (!new_chan(POSIX, 4096, key))
+                return;
+            const char *const argv[3][9] = {
+                {"--peer", key, "open:producer", "ready", "go", step, "close", NULL},
+                {"--peer", key, "open:producer", "ready", "go", step, "send:1:8", "close", NULL},
+                {"--peer", key, "open:consumer", "ready", "go", step, "recv:1:max", "close", NULL},
+            };
+            int end = part < 2 ? SHMLIB_CHAN_CONSUMER : SHMLIB_CHAN_PRODUCER;
+            if (open_end(key, end, &chan) &&
+                (part < 2 || (CHECK_RC(shmlib_chan_max_message(chan, &max), 0) &&
+                              CHECK_INT(fill_ring(chan, max, 1), 2))) &&
+                peer_start(&p, argv[part]) && peer_await(&p)) {
+                peer_go(&p);
+                switch (part) {
+                case 0: /* the producer closes: end of stream */
+                    rc = shmlib_chan_recv(chan, buf, sizeof buf, &len, SHMLIB_WAIT_FOREVER);
+                    CHECKF(rc == SHMLIB_EEOS, "close %d ms on: recv gave %s (%s), want "
+                           "SHMLIB_EEOS", delay, harness_code_name(rc), harness_last_error());
+                    break;
+                case 1: /* the producer sends, then closes */
+                    rc = shmlib_chan_recv(chan, buf, sizeof buf, &len, SHMLIB_WAIT_FOREVER);
+                    CHECKF(rc == 0 && len == 8 && verify(buf, 8, 1) == 8,
+                           "send and close %d ms on: recv gave %s (%s), want the message",
+                           delay, harness_code_name(rc), harness_last_error());
+                    CHECK_RC(shmlib_chan_recv(chan, buf, sizeof buf, &len, SHMLIB_WAIT_FOREVER),
+                             SHMLIB_EEOS);
+                    break;
+                case 2: /* the consumer makes room, then closes */
+                    rc = send_pattern(chan, 3, max, SHMLIB_WAIT_FOREVER);
+                    CHECKF(rc == 0, "room made and close %d ms on: send gave %s (%s), want 0",
+                           delay, harness_code_name(rc), harness_last_error());
+                    break;
+                }
+            }
+            peer_finish(&p, argv[part][2]);
+            close_end(chan);
+            CHECK_RC(shmlib_destroy(key), 0);
+        }
+    }
+}
+
 /* One scribble on the shared state. */
 struct scribble {
     const char *what;
@@ -1628,6 +1740,8 @@ static const struct {
     TEST(test_producer_killed),
     TEST(test_producer_killed_unreaped),
     TEST(test_consumer_killed),
+    TEST(test_consumer_closed),
+    TEST(test_peer_leaves_at_check),
     TEST(test_corrupt),
     TEST(test_bad_arguments),
 #undef TEST
