@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/libshm/libshm/internal/segment"
 )
@@ -34,7 +35,7 @@ type Chan struct {
 	s        shared
 	capacity uint64 // local copies: never re-read from shared memory
 	maxMsg   uint64
-	spin     int // adaptive spin budget before sleeping, see wait
+	spin     time.Duration // adaptive spin budget before sleeping, see wait
 
 	// Producer: its own copy of tail, and the pending reservation.
 	tail     uint64
@@ -118,7 +119,7 @@ func Open(key string, end End) (*Chan, error) {
 	if err != nil {
 		return nil, relabel(err, op)
 	}
-	c := &Chan{end: end, key: m.Key, mapping: m, s: shared{m.Addr}, spin: spinMin}
+	c := &Chan{end: end, key: m.Key, mapping: m, s: shared{m.Addr}, spin: spinStart}
 	if err := c.join(); err != nil {
 		segment.Detach(m.Addr)
 		return nil, err

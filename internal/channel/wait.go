@@ -10,12 +10,16 @@ import (
 // Forever, as a timeout, waits as long as it takes; 0 does not wait.
 const Forever time.Duration = -1
 
-// Spinning briefly before sleeping saves two system calls per message when
-// the peer is about to act; the budget adapts: it grows while spinning pays
-// off and shrinks while it does not, so an idle waiter soon sleeps at once.
+// Spinning briefly before sleeping saves two system calls and a context
+// switch per message when the peer is about to act. The budget is time, not
+// iterations, so that it means the same on any machine, and it adapts: it
+// doubles when spinning paid off and halves when it did not, between a
+// floor that still catches a peer answering from another core and a cap
+// that keeps an idle waiter from burning CPU before it sleeps.
 const (
-	spinMin = 64
-	spinMax = 1 << 14
+	spinMin   = 5 * time.Microsecond
+	spinStart = 20 * time.Microsecond
+	spinMax   = 100 * time.Microsecond
 )
 
 // peerCheck is how often a sleeping waiter wakes to see whether its peer
@@ -32,18 +36,15 @@ func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint3
 		return err
 	}
 	if timeout == 0 {
-		if err := c.peerGone(op); err != nil {
+		if err := c.peerGone(op, ready); err != nil {
 			return err
 		}
 		return c.errorf(op, segment.ErrTimeout, "would block (timeout 0)")
 	}
-	for i := 0; i < c.spin; i++ {
-		if ok, err := ready(); ok || err != nil {
-			c.spin = min(c.spin*2, spinMax)
-			return err
-		}
+	if c.spinFor(ready) {
+		_, err := ready()
+		return err
 	}
-	c.spin = max(c.spin/2, spinMin)
 
 	var deadline time.Time
 	if timeout > 0 {
@@ -73,8 +74,25 @@ func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint3
 		if ok || err != nil {
 			return err
 		}
-		if err := c.peerGone(op); err != nil {
+		if err := c.peerGone(op, ready); err != nil {
 			return err
+		}
+	}
+}
+
+// spinFor polls ready for up to the spin budget and reports whether it
+// turned true (or failed) meanwhile, adapting the budget.
+func (c *Chan) spinFor(ready func() (bool, error)) bool {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if ok, err := ready(); ok || err != nil {
+			c.spin = min(c.spin*2, spinMax)
+			return true
+		}
+		// Reading the clock costs more than a look at the ring: not every time.
+		if i%32 == 0 && time.Since(start) > c.spin {
+			c.spin = max(c.spin/2, spinMin)
+			return false
 		}
 	}
 }
@@ -84,17 +102,31 @@ func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint3
 // will make room then. An end nobody has taken yet is not gone: a peer may
 // still come. (A producer's close is not "gone" but the end of the stream,
 // which the consumer's wait reports itself.)
-func (c *Chan) peerGone(op string) error {
+//
+// A peer that commits, or closes, and then exits has done its part: if
+// ready turns true meanwhile, that answer wins, and an owner word that
+// changed since it was read names a new holder, not a dead one.
+func (c *Chan) peerGone(op string, ready func() (bool, error)) error {
 	peer := Producer
 	if c.end == Producer {
 		peer = Consumer
 	}
-	o := owner(c.s.owner(peer).Load())
+	word := c.s.owner(peer)
+	o := owner(word.Load())
+	var gone *segment.Error
 	switch {
 	case o == 0 && peer == Consumer && c.s.consLeft().Load() != 0:
-		return c.errorf(op, segment.ErrPeerGone, "the consumer closed its end; nobody is receiving")
+		gone = c.errorf(op, segment.ErrPeerGone, "the consumer closed its end; nobody is receiving")
 	case o == 0 || o.alive():
 		return nil
+	default:
+		gone = c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
 	}
-	return c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
+	if ok, err := ready(); ok || err != nil {
+		return err
+	}
+	if owner(word.Load()) != o {
+		return nil
+	}
+	return gone
 }
