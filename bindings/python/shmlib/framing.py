@@ -26,6 +26,7 @@ in place. This module needs numpy only for the dtype; the header itself is
 plain struct packing.
 """
 
+import functools
 import struct
 
 MAGIC = b"LSHMARR"
@@ -56,9 +57,12 @@ def check_dtype(numpy, dtype):
                          "dtype); send a plain dtype, or bytes")
 
 
+# Streams send the same dtype and shape over and over: building the header
+# costs more than copying a small array, so the last few are kept.
+@functools.lru_cache(maxsize=16)
 def header(numpy, dtype, shape):
-    """The header of an array message for `dtype` and `shape`, padded to its
-    data offset: the elements follow it."""
+    """The header of an array message for `dtype` and `shape` (a tuple),
+    padded to its data offset: the elements follow it."""
     check_dtype(numpy, dtype)
     text = dtype.str.encode("ascii")
     offset = _data_offset(len(shape), len(text))
@@ -67,7 +71,7 @@ def header(numpy, dtype, shape):
     struct.pack_into(f"<{len(shape)}Q", head, _FIXED.size, *shape)
     start = _FIXED.size + 8 * len(shape)
     head[start:start + len(text)] = text
-    return head
+    return bytes(head)
 
 
 def parse(numpy, message):
