@@ -101,12 +101,8 @@ def open_channel(key, end):
         _fork.refuse(op, key)
     handle = _ffi.chan_t()
     check(_ffi.lib.shmlib_chan_open(raw, code, ctypes.byref(handle)))
-    size = ctypes.c_uint64()
-    rc = _ffi.lib.shmlib_chan_max_message(handle, ctypes.byref(size))
-    if rc < 0:
-        error = from_code(rc)
-        _ffi.lib.shmlib_chan_close(handle)
-        raise error
+    size = ctypes.c_uint64()  # asked once: it never changes
+    check(_ffi.lib.shmlib_chan_max_message(handle, ctypes.byref(size)))
     return Channel._wrap(keys.canonical(key), end, handle.value, size.value)
 
 
