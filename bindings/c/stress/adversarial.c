@@ -2664,8 +2664,10 @@ static void *watchdog(void *arg)
         last = now;
         if (still >= 20) {
             char msg[1400];
-            int n = snprintf(msg, sizeof msg, "FAIL adversarial: HANG: no call returned for 20 s; in call #%ld: %.1200s\n",
-                             call_no, desc);
+            int n = snprintf(msg, sizeof msg,
+                             "FAIL adversarial: HANG: no call returned for 20 s; in call #%ld: %.1200s\n"
+                             "%d passed, %d failed\n",
+                             call_no, desc, harness_passed, harness_failed + 1);
             ssize_t w = write(STDOUT_FILENO, msg, (size_t)n);
             (void)w;
             _exit(3);
@@ -2678,8 +2680,9 @@ static void on_alarm(int sig)
 {
     (void)sig;
     char msg[1400];
-    int n = snprintf(msg, sizeof msg, "FAIL adversarial: the overall alarm went off in call #%ld: %.1200s\n",
-                     call_no, desc);
+    int n = snprintf(msg, sizeof msg,
+                     "FAIL adversarial: the overall alarm went off in call #%ld: %.1200s\n%d passed, %d failed\n",
+                     call_no, desc, harness_passed, harness_failed + 1);
     ssize_t w = write(STDOUT_FILENO, msg, (size_t)n);
     (void)w;
     _exit(4);

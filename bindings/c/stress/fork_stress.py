@@ -328,4 +328,12 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit:
+        raise
+    except BaseException:  # noqa: BLE001 - report, then fail with the usual last line
+        import traceback
+        traceback.print_exc()
+        print(f"{passed} passed, {failed + 1} failed", flush=True)
+        sys.exit(1)
