@@ -19,7 +19,7 @@
 # it; each one checks for leaks itself before its namespace goes away.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--O2 -g}
@@ -87,11 +87,11 @@ done
 
 # Nothing of ours may be left on the machine (the programs check their own
 # runs; this catches one that died before it could).
-left=$(find /dev/shm -maxdepth 1 -name 'libshm-stress-*' -printf '%f\n' 2>/dev/null)
-if [ -n "$left" ]; then
+mapfile -t left < <(find /dev/shm -maxdepth 1 -name 'libshm-stress-*' -printf '%f\n' 2>/dev/null)
+if [ ${#left[@]} -gt 0 ]; then
     echo "stress.sh: POSIX segments left behind (removed):"
-    printf '  %s\n' $left
-    (cd /dev/shm && rm -f -- $left)
+    printf '  %s\n' "${left[@]}"
+    (cd /dev/shm && rm -f -- "${left[@]}")
     failed=$((failed + 1))
 fi
 
