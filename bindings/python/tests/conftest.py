@@ -168,11 +168,12 @@ class Peer:
                         f"{self.proc.stderr.read()}")
         return text.rstrip("\n")
 
-    def kill(self):
-        """SIGKILL, and reap it: until it is reaped, the kernel still shows
-        the process and libshm rightly takes it for alive."""
+    def kill(self, reap=True):
+        """SIGKILL; and reap it, unless asked to leave a zombie (the
+        fixture reaps it at the end of the test)."""
         self.proc.kill()
-        self.proc.wait(10)
+        if reap:
+            self.proc.wait(10)
 
     def finish(self, input=None, timeout=60):
         """Waits for it to end well (after writing `input` to its stdin and

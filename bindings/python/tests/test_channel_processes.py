@@ -18,6 +18,12 @@ MAX = 8176
 COUNT = 600
 
 
+def process_state(pid):
+    """The state letter of /proc/PID/stat: "Z" for a zombie."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
 @pytest.mark.parametrize("how", ["send", "reserve"])
 def test_fifo_from_another_process(any_chan_key, channels, peer, how):
     producer = peer("produce", any_chan_key, str(COUNT), "7", str(MAX), how,
@@ -79,6 +85,26 @@ def test_a_killed_producer_is_peer_gone_after_its_messages(chan_key, channels,
         rx.recv()
     assert time.monotonic() - start < 1
     assert isinstance(gone.value, ConnectionError)
+
+
+def test_a_dead_child_is_gone_before_it_is_reaped(chan_key, channels, peer):
+    # The consumer is often the producer's parent, busy in recv() rather
+    # than in wait(): the dead child is then a zombie, and must count as
+    # dead all the same.
+    producer = peer("produce", chan_key, "1", "3", "500", "send", "hang")
+    assert producer.line() == "sent"
+    rx = channels(chan_key, "consumer")
+    producer.kill(reap=False)
+    deadline = time.monotonic() + 10  # SIGKILL takes effect asynchronously
+    while process_state(producer.proc.pid) != "Z":
+        assert time.monotonic() < deadline, "the child never became a zombie"
+        time.sleep(0.01)
+    assert rx.recv(timeout=0) == message(3, 0, 500)
+    start = time.monotonic()
+    with pytest.raises(shmlib.PeerGone):
+        rx.recv()
+    assert time.monotonic() - start < 1
+    channels(chan_key, "producer")  # and its end is taken over
 
 
 def test_a_waiting_consumer_learns_that_the_producer_died(chan_key, channels,
