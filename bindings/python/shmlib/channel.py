@@ -587,10 +587,14 @@ class Channel:
         self.close()
 
     def __del__(self):
-        # Leave a forgotten end, as files close. Views keep their Channel
-        # alive, so there are none left by now.
-        with contextlib.suppress(Exception):
+        # Leave a forgotten end, as files close (at exit too, so that a
+        # producer's stream ends). Views keep their Channel alive, so there
+        # are none left by now. Failures are dropped, as they must be in
+        # __del__, which may also run late in the interpreter's shutdown.
+        try:
             self.close()
+        except Exception:
+            pass
 
     def __reduce__(self):
         raise TypeError("a Channel cannot be pickled: an end belongs to the "

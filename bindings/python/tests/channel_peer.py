@@ -23,6 +23,9 @@ Roles:
       (SIGINT) prints "interrupted SECONDS".
   send-arrays KEY
       sends arrays() with send_array and closes.
+  send-and-exit KEY DATA
+      sends DATA from a producer held in a global, and exits without
+      closing it.
 """
 
 import hashlib
@@ -141,6 +144,11 @@ def main(role, key, *args):
         with shmlib.open_channel(key, "producer") as tx:
             for array in arrays():
                 tx.send_array(array)
+    elif role == "send-and-exit":
+        global forgotten
+        (data,) = args
+        forgotten = shmlib.open_channel(key, "producer")
+        forgotten.send(data.encode())
     else:
         sys.exit(f"channel_peer: unknown role {role!r}")
 

@@ -48,6 +48,13 @@ def test_fifo_to_another_process(any_chan_key, channels, peer):
     consumer.finish()
 
 
+def test_a_producer_never_closed_ends_the_stream_at_exit(chan_key, channels,
+                                                         peer):
+    peer("send-and-exit", chan_key, "bye").finish()
+    rx = channels(chan_key, "consumer")
+    assert list(rx) == [b"bye"]  # EndOfStream, not PeerGone: it was closed
+
+
 def test_recv_waits_for_another_process(chan_key, channels, peer):
     rx = channels(chan_key, "consumer")
     producer = peer("send-after", chan_key, "0.5", "at last")
