@@ -25,8 +25,9 @@ GO_SRC  := go.mod $(shell find capi internal -name '*.go' -o -name '*.c' -o -nam
 C_TESTS    := $(patsubst bindings/c/tests/%.c,$(BUILD)/c/%,$(wildcard bindings/c/tests/test_*.c))
 C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard bindings/c/examples/*.c))
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+STRESS     := $(patsubst bindings/c/stress/%.c,$(BUILD)/stress/%,$(wildcard bindings/c/stress/*.c))
 
-.PHONY: all lib demo test test-go test-c test-python test-cross test-abi bench fuzz install uninstall clean help
+.PHONY: all lib demo test test-go test-c test-python test-cross test-abi test-stress stress bench fuzz install uninstall clean help
 
 all: lib
 
@@ -35,6 +36,7 @@ help:
 	@echo "make demo       the main job: a C -> Python/numpy -> C pipeline over channels, against pipes"
 	@echo "make test       every test: Go core and binding (-race), C, ABI, Python, cross-language; fails on leaked segments"
 	@echo "make bench      benchmarks against raw syscalls and the Python stdlib -> $(BUILD)/bench.json"
+	@echo "make stress     fork/thread storms, kill -9, 1M adversarial calls (make test runs the quick ones)"
 	@echo "make fuzz       each Go fuzz target for FUZZTIME (default 60s); make test runs their seed corpora"
 	@echo "make install    PREFIX=$(PREFIX): library, header and shmlib.pc (pkg-config)"
 	@echo "make clean      remove $(BUILD)/"
@@ -65,6 +67,10 @@ $(BUILD)/c/%: bindings/c/examples/%.c $(wildcard bindings/c/examples/*.h) $(LIB)
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM)
 
+$(BUILD)/stress/%: bindings/c/stress/%.c bindings/c/stress/stress.h bindings/c/tests/harness.h $(LIB) include/shmlib.h
+	@mkdir -p $(BUILD)/stress
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
+
 $(BUILD)/bench/%: bench/%.c $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS) -O2 -o $@ $< $(LDLIBS_SHM) -ldl -lrt
@@ -74,9 +80,9 @@ demo: lib $(C_EXAMPLES)
 
 # The whole suite runs between two snapshots of /dev/shm and the System V
 # segments; any segment that appeared and stayed is a leak and fails it.
-test: lib $(C_TESTS) $(C_EXAMPLES)
+test: lib $(C_TESTS) $(C_EXAMPLES) $(STRESS)
 	@scripts/leakcheck.sh snapshot $(BUILD)/leak-before
-	$(MAKE) --no-print-directory test-go test-abi test-c test-python test-cross
+	$(MAKE) --no-print-directory test-go test-abi test-c test-python test-cross test-stress
 	@scripts/leakcheck.sh compare $(BUILD)/leak-before
 
 # -p 1: each package's TestMain fails it on segments that appeared during
@@ -99,6 +105,14 @@ test-cross: lib $(C_EXAMPLES)
 	@if [ -d tests ] && ls tests/*_test.go >/dev/null 2>&1; then \
 		CGO_ENABLED=0 $(GO) test -count=1 ./tests/...; \
 	else echo "test-cross: no tests/ yet"; fi
+
+# Fork and thread storms, kill -9 at random moments, a million hostile calls
+# (bindings/c/stress/); about 45 s. SEED=N replays killer and adversarial.
+stress: lib $(STRESS)
+	scripts/stress.sh $(if $(SEED),--seed $(SEED))
+
+test-stress: lib $(STRESS)
+	scripts/stress.sh --quick
 
 bench: lib $(C_BENCH)
 	$(PYTHON) bench/run.py $(BUILD)

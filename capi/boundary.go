@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -108,10 +109,49 @@ func putString(op, key, s string, buf *C.char, n C.size_t) C.int {
 		return fail(&segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrRange,
 			Msg: fmt.Sprintf("the output buffer holds %d bytes; %q needs %d (SHMLIB_KEY_MAX always suffices)", n, s, len(s)+1)})
 	}
-	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), n)
+	out, err := cbytes(op, key, unsafe.Pointer(buf), uint64(len(s))+1)
+	if err != nil {
+		return fail(err)
+	}
 	copy(out, s)
 	out[len(s)] = 0
 	return C.SHMLIB_OK
+}
+
+// cbytes is the caller's buffer of n bytes at p as a slice, or an
+// ErrFault if it would run past the end of the address space: then it
+// cannot be the caller's.
+func cbytes(op, key string, p unsafe.Pointer, n uint64) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if uint64(uintptr(p))+n < uint64(uintptr(p)) || n > math.MaxInt {
+		return nil, &segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrFault,
+			Msg: fmt.Sprintf("a buffer of %d bytes at %p runs past the end of the address space", n, p)}
+	}
+	return unsafe.Slice((*byte)(p), n), nil
+}
+
+// writable reports whether the 8 bytes at p can be written, leaving them
+// as they were; if they cannot, it records SHMLIB_EFAULT, or faults, which
+// call() turns into the same. Exports probe their out-parameters with it
+// before they change any state, so that a bad pointer cannot leave a
+// mapping or a held end behind. NULL is fine: those are checked apart.
+//
+//go:noinline
+func writable(op string, p unsafe.Pointer) bool {
+	if p == nil {
+		return true
+	}
+	b, err := cbytes(op, "", p, 8)
+	if err != nil {
+		fail(err)
+		return false
+	}
+	var was [8]byte
+	copy(was[:], b)
+	copy(b, was[:])
+	return true
 }
 
 // unknownFlags names the bits of flags outside known.

@@ -100,6 +100,9 @@ func shmlib_go_chan_open(key *C.char, end C.int, out *C.shmlib_chan_t) C.int {
 		if out == nil {
 			return invalid(op, k, "out_chan is NULL")
 		}
+		if !writable(op, unsafe.Pointer(out)) {
+			return C.SHMLIB_EFAULT
+		}
 		c, err := channel.Open(k, channel.End(end))
 		if err != nil {
 			return fail(err)
@@ -141,7 +144,16 @@ func shmlib_go_chan_send(h C.shmlib_chan_t, buf unsafe.Pointer, n C.size_t, ns C
 		if buf == nil && n > 0 {
 			return invalid(op, c.Key(), "buf is NULL")
 		}
-		return result(c.Send(unsafe.Slice((*byte)(buf), n), timeout(ns)))
+		// buf becomes a slice only once the length passed the channel's
+		// checks: a length no message can have says so, not "bad buffer".
+		return result(c.SendFunc(uint64(n), timeout(ns), func(dst []byte) error {
+			src, err := cbytes(op, c.Key(), buf, uint64(len(dst)))
+			if err != nil {
+				return err
+			}
+			copy(dst, src)
+			return nil
+		}))
 	})
 }
 
@@ -151,6 +163,9 @@ func shmlib_go_chan_reserve(h C.shmlib_chan_t, n C.size_t, ns C.int64_t, out *un
 	return onChan(op, h, func(c *channel.Chan) C.int {
 		if out == nil {
 			return invalid(op, c.Key(), "out_ptr is NULL")
+		}
+		if !writable(op, unsafe.Pointer(out)) {
+			return C.SHMLIB_EFAULT
 		}
 		b, err := c.Reserve(uint64(n), timeout(ns))
 		if err != nil {
@@ -173,7 +188,15 @@ func shmlib_go_chan_recv(h C.shmlib_chan_t, buf unsafe.Pointer, capacity C.size_
 		if outLen == nil || buf == nil && capacity > 0 {
 			return invalid(op, c.Key(), "out_len is NULL, or buf is NULL with a capacity")
 		}
-		n, err := c.Recv(unsafe.Slice((*byte)(buf), capacity), timeout(ns))
+		if !writable(op, unsafe.Pointer(outLen)) {
+			return C.SHMLIB_EFAULT
+		}
+		// No message is longer than MaxMessage, so neither need buf be.
+		dst, err := cbytes(op, c.Key(), buf, min(uint64(capacity), c.MaxMessage()))
+		if err != nil {
+			return fail(err)
+		}
+		n, err := c.Recv(dst, timeout(ns))
 		// On ERANGE, n is the length of the message left in the channel.
 		if err == nil || segment.CodeOf(err) == segment.ErrRange {
 			*outLen = C.size_t(n)
@@ -188,6 +211,9 @@ func shmlib_go_chan_peek(h C.shmlib_chan_t, ns C.int64_t, outPtr *unsafe.Pointer
 	return onChan(op, h, func(c *channel.Chan) C.int {
 		if outPtr == nil || outLen == nil {
 			return invalid(op, c.Key(), "out_ptr or out_len is NULL")
+		}
+		if !writable(op, unsafe.Pointer(outPtr)) || !writable(op, unsafe.Pointer(outLen)) {
+			return C.SHMLIB_EFAULT
 		}
 		msg, err := c.Peek(timeout(ns))
 		if err != nil {

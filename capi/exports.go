@@ -108,6 +108,9 @@ func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAdd
 		if flags&^attachFlags != 0 {
 			return unknownFlags(op, k, flags, attachFlags)
 		}
+		if !writable(op, unsafe.Pointer(outAddr)) || !writable(op, unsafe.Pointer(outSize)) {
+			return C.SHMLIB_EFAULT
+		}
 		m, err := segment.Attach(k, segment.AttachOptions{
 			Hint:     uintptr(hint),
 			Fixed:    flags&C.SHMLIB_FIXED != 0,
@@ -181,7 +184,11 @@ func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t)
 		if out == nil {
 			return C.SHMLIB_OK // only counting
 		}
-		items := unsafe.Slice(out, min(uint64(capacity), uint64(len(infos))))
+		n := min(uint64(capacity), uint64(len(infos)))
+		if _, err := cbytes(op, "", unsafe.Pointer(out), n*C.sizeof_shmlib_stat_t); err != nil {
+			return fail(err)
+		}
+		items := unsafe.Slice(out, n)
 		for i := range items {
 			fillStat(&items[i], &infos[i])
 		}

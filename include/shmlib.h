@@ -74,7 +74,12 @@
  *     attach posix:/frames: no such segment
  *
  * Output parameters are written only on success, unless a function says
- * otherwise (shmlib_list, shmlib_last_error). Strings are returned in
+ * otherwise (shmlib_list, shmlib_last_error). A pointer argument to memory
+ * the caller cannot read or write gives SHMLIB_EFAULT instead of a crash:
+ * out-parameters are checked before the call changes anything, so such a
+ * failure leaves nothing behind (no mapping, no held end, no lost
+ * message). The one exception is shmlib_last_error, which runs without the
+ * Go runtime and must be given a writable buffer. Strings are returned in
  * buffers owned by the caller, with their length, and are always
  * NUL-terminated; a buffer that is too small gives SHMLIB_ERANGE.
  *
@@ -427,7 +432,8 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
  *
  * Threads: a handle may be used from any thread, but by one thread at a
  * time; a call made while another is in flight on the same handle fails
- * with SHMLIB_EBUSY. Different handles are independent.
+ * with SHMLIB_EBUSY (shmlib_chan_max_message excepted). Different handles
+ * are independent.
  */
 
 /* An open end of a channel. 0 is never a valid handle. */
@@ -474,7 +480,13 @@ int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan);
  */
 int shmlib_chan_close(shmlib_chan_t chan);
 
-/* The largest message the channel carries, in *out_size. */
+/*
+ * The largest message the channel carries, in *out_size: half its capacity
+ * less 16 bytes. It reads only what the handle knew since open, so it may
+ * be called while another thread waits on the same handle.
+ *
+ * Errors: SHMLIB_EINVAL (not an open handle, NULL out_size).
+ */
 int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size);
 
 /*

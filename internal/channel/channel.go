@@ -73,13 +73,13 @@ func Create(key string, capacity uint64, opt CreateOptions) (string, error) {
 	if err != nil {
 		return "", relabel(err, op)
 	}
-	m, err := segment.Attach(made.Key, segment.AttachOptions{})
+	m, err := segment.Map(made.Key, segment.AttachOptions{})
 	if err != nil {
 		segment.Destroy(made.Key)
 		return "", relabel(err, op)
 	}
 	initialize(shared{m.Addr}, capacity)
-	segment.Detach(m.Addr)
+	segment.Unmap(m)
 	return made.Key, nil
 }
 
@@ -115,13 +115,15 @@ func Open(key string, end End) (*Chan, error) {
 	if end != Producer && end != Consumer {
 		return nil, segment.NewError(op, key, segment.ErrInvalid, fmt.Sprintf("end %d is neither producer (1) nor consumer (2)", end))
 	}
-	m, err := segment.Attach(key, segment.AttachOptions{})
+	// Map, not Attach: shmlib_detach must not be able to pull the ring
+	// from under its end.
+	m, err := segment.Map(key, segment.AttachOptions{})
 	if err != nil {
 		return nil, relabel(err, op)
 	}
 	c := &Chan{end: end, key: m.Key, mapping: m, s: shared{m.Addr}, spin: spinStart}
 	if err := c.join(); err != nil {
-		segment.Detach(m.Addr)
+		segment.Unmap(m)
 		return nil, err
 	}
 	return c, nil
@@ -211,7 +213,7 @@ func (c *Chan) Close() error {
 		futexWakeAll(c.s.spaceSeq())
 	}
 	c.closed = true
-	return segment.Detach(c.mapping.Addr)
+	return segment.Unmap(c.mapping)
 }
 
 // lock enters a call on this end, refusing concurrent use and closed ends.

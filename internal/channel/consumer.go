@@ -94,12 +94,14 @@ func (c *Chan) Recv(buf []byte, timeout time.Duration) (n int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	// Unless it is copied out, the message stays in the channel for the
+	// next call, not held: also when the copy faults (buf is memory the
+	// caller cannot write) and the panic unwinds through here.
+	defer func() { c.held = false }()
 	if len(msg) > len(buf) {
-		c.held = false // not released: the next call gets it again
 		return len(msg), c.errorf(op, segment.ErrRange, "the message has %d bytes; the buffer holds %d", len(msg), len(buf))
 	}
 	copy(buf, msg)
-	c.held = false
 	c.advance(c.heldSize)
 	return len(msg), nil
 }

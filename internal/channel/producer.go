@@ -87,17 +87,31 @@ func (c *Chan) commit(op string, n uint64) error {
 
 // Send copies msg into the channel as one message, waiting for room.
 func (c *Chan) Send(msg []byte, timeout time.Duration) error {
+	return c.SendFunc(uint64(len(msg)), timeout, func(dst []byte) error {
+		copy(dst, msg)
+		return nil
+	})
+}
+
+// SendFunc waits for room for a message of n bytes, lets fill write it in
+// place, and commits it. If fill fails, or faults (it reads memory that
+// cannot be read) and the panic unwinds through here, nothing is sent and
+// no reservation stays pending to refuse every later send.
+func (c *Chan) SendFunc(n uint64, timeout time.Duration, fill func(dst []byte) error) error {
 	const op = "chan_send"
 	if err := c.lock(op); err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	buf, err := c.reserve(op, uint64(len(msg)), timeout)
+	buf, err := c.reserve(op, n, timeout)
 	if err != nil {
 		return err
 	}
-	copy(buf, msg)
-	return c.commit(op, uint64(len(msg)))
+	defer func() { c.reserved = false }()
+	if err := fill(buf); err != nil {
+		return err
+	}
+	return c.commit(op, n)
 }
 
 // writeHeader writes a record header. Lengths fit 32 bits: the capacity is

@@ -27,10 +27,24 @@ type Mapping struct {
 	Addr     unsafe.Pointer
 	Size     uint64
 	ReadOnly bool
+	m        *mapping
 }
 
-// Attach maps a segment. See shmlib_attach in include/shmlib.h.
+// Attach maps a segment for the caller and records it, so that Detach can
+// end it by its address. See shmlib_attach in include/shmlib.h.
 func Attach(key string, opt AttachOptions) (Mapping, error) {
+	m, err := Map(key, opt)
+	if err != nil {
+		return Mapping{}, err
+	}
+	register(m.m)
+	return m, nil
+}
+
+// Map maps a segment for a layer of libshm itself, such as a channel end,
+// which keeps the mapping to itself: it is not recorded, so that Detach
+// (shmlib_detach) cannot unmap it under that layer's feet. Unmap ends it.
+func Map(key string, opt AttachOptions) (Mapping, error) {
 	const op = "attach"
 	k, err := parseKey(op, key)
 	if err != nil {
@@ -53,8 +67,15 @@ func Attach(key string, opt AttachOptions) (Mapping, error) {
 		unmap(m)
 		return Mapping{}, err
 	}
-	register(m)
-	return Mapping{Key: shown, Addr: m.addr, Size: m.size, ReadOnly: m.readOnly}, nil
+	return Mapping{Key: shown, Addr: m.addr, Size: m.size, ReadOnly: m.readOnly, m: m}, nil
+}
+
+// Unmap ends a mapping made by Map.
+func Unmap(m Mapping) error {
+	if err := unmap(m.m); err != nil {
+		return osError("detach", m.Key, err)
+	}
+	return nil
 }
 
 func attachPosix(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
@@ -103,10 +124,11 @@ func attachError(shown string, k keys.Key, opt AttachOptions, err error) *Error 
 	switch {
 	case errors.Is(err, errDestroyed):
 		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment (it was destroyed; it lingers only until its last user detaches)", unix.ENOENT
-	case k.Backend == keys.SysV && k.Form == keys.ID && errors.Is(err, unix.EINVAL):
-		// shmctl and shmat say EINVAL for an id that names nothing.
+	case k.Backend == keys.SysV && k.Form == keys.ID && errors.Is(err, unix.EINVAL) && syscallOf(err) == "shmctl":
+		// IPC_STAT says EINVAL for an id that names nothing. (From shmat,
+		// which runs after it, EINVAL is about the address.)
 		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
-	case opt.Fixed && (errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINVAL)):
+	case opt.Fixed && (errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOMEM)):
 		e.Code, e.Msg = ErrInvalid, fmt.Sprintf("cannot map at %#x: the range is taken or unusable (SHMLIB_FIXED never replaces a mapping)", opt.Hint)
 	case errors.Is(err, posix.ErrNotObject), errors.Is(err, posix.ErrEmpty):
 		e.Code, e.Msg = ErrInvalid, err.Error()

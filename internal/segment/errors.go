@@ -171,6 +171,15 @@ func osError(op, key string, err error) *Error {
 	return e
 }
 
+// syscallOf names the system call that failed, "" if err does not say.
+func syscallOf(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Syscall
+	}
+	return ""
+}
+
 // errnoText is "shmget: no space left on device": the system call and the
 // error, without the path that os.PathError would repeat.
 func errnoText(err error) string {

@@ -156,8 +156,9 @@ func Ftok(path string, projID int) (string, error) {
 	k, err := sysv.Ftok(path, uint8(projID))
 	if err != nil {
 		e := osError(op, path, err)
-		if e.Code == ErrNotExist {
-			e.Msg = "no such file"
+		if e.Code == ErrNotExist || errors.Is(err, unix.ENOTDIR) {
+			// ENOTDIR: a component of the path is a file, so no such file.
+			e.Code, e.Msg = ErrNotExist, "no such file"
 		}
 		return "", e
 	}

@@ -69,8 +69,9 @@ func Attach(id int, opt AttachOptions) (unsafe.Pointer, uint64, error) {
 		flags |= unix.SHM_RDONLY
 	}
 	addr, err := shmat(id, opt.Hint, flags)
-	if errors.Is(err, unix.EINVAL) && opt.Hint != 0 && !opt.Fixed {
-		// The hinted range is taken or unaligned: a hint is only a wish.
+	if (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOMEM)) && opt.Hint != 0 && !opt.Fixed {
+		// The hinted range is taken, unaligned or not user space: a hint
+		// is only a wish. (A bad id fails again without it.)
 		addr, err = shmat(id, 0, flags)
 	}
 	if err != nil {

@@ -2215,11 +2215,14 @@ static void call_chan_recv(int peek)
     int fault = 0;
     if (errs) {
         allowed = errs;
+        fault = faults(lcls) || faults(pcls); /* probed first: EFAULT may win */
     } else if (g->unchecked) {
         allowed = 0;
         fault = faults(bcls) || faults(lcls) || faults(pcls);
     } else if (front == NULL) {
-        allowed = g->closed ? B(SHMLIB_EEOS) : B(SHMLIB_ETIMEDOUT);
+        /* Out-parameters are checked before any waiting (shmlib.h, ERRORS). */
+        fault = faults(lcls) || faults(pcls);
+        allowed = fault ? B(SHMLIB_EFAULT) : g->closed ? B(SHMLIB_EEOS) : B(SHMLIB_ETIMEDOUT);
     } else if (!peek && front->len > cap) {
         allowed = faults(lcls) ? B(SHMLIB_EFAULT) : B(SHMLIB_ERANGE);
         fault = faults(lcls);
