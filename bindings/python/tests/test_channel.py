@@ -5,6 +5,7 @@ runs the ends in separate processes."""
 
 import ctypes
 import errno
+import gc
 import os
 import pickle
 import threading
@@ -320,7 +321,6 @@ def test_a_dropped_channel_with_a_live_view_stays_mapped(chan_key):
     with pytest.raises(shmlib.Busy):
         shmlib.open_channel(chan_key, "consumer")
     del part  # the last view: the Channel goes, and closes its end
-    import gc
     gc.collect()
     shmlib.open_channel(chan_key, "consumer").close()
     tx.close()

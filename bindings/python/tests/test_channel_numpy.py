@@ -89,7 +89,6 @@ def test_peek_array_views_the_ring(pair, chan_key, cleanup):
         total = array.sum()
         del array
     assert total == 42.0 + 1 + 2 + 3
-    del raw
 
 
 def test_an_array_kept_past_peek_array_raises_and_keeps_the_message(pair):
