@@ -45,7 +45,7 @@ type proc struct {
 	pid    int
 	ctx    context.Context
 	stdin  io.WriteCloser
-	lines  chan string // stdout; closed at its end
+	lines  chan stamped // stdout; closed at its end
 	seen   []string
 	stderr lockedBuffer
 	exited chan struct{}
@@ -83,8 +83,10 @@ func start(t *testing.T, l lang, words ...any) *proc {
 		t.Fatalf("unknown language %q", l)
 	}
 	cmd.WaitDelay = time.Second
+	// The buffer lets the reader stamp each line as it comes, whether or
+	// not the test is reading yet: tests time the gaps between lines.
 	p := &proc{t: t, name: fmt.Sprintf("%s peer %q", l, strings.Join(script, " ")), ctx: ctx,
-		lines: make(chan string), exited: make(chan struct{})}
+		lines: make(chan stamped, 4096), exited: make(chan struct{})}
 	cmd.Stderr = &p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err == nil {
@@ -102,7 +104,7 @@ func start(t *testing.T, l lang, words ...any) *proc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			p.lines <- sc.Text()
+			p.lines <- stamped{sc.Text(), time.Now()}
 		}
 		close(p.lines)
 		cmd.Wait()
@@ -118,15 +120,65 @@ func start(t *testing.T, l lang, words ...any) *proc {
 	return p
 }
 
+// stamped is a line of a peer's output and when it was read.
+type stamped struct {
+	text string
+	at   time.Time
+}
+
 // line is the peer's next line of output.
 func (p *proc) line() string {
+	p.t.Helper()
+	return p.lineAt().text
+}
+
+// lineAt is the peer's next line of output, with the time it came.
+func (p *proc) lineAt() stamped {
 	p.t.Helper()
 	line, ok := <-p.lines
 	if !ok {
 		p.fatalf("ended before the next line")
 	}
-	p.seen = append(p.seen, line)
+	p.seen = append(p.seen, line.text)
 	return line
+}
+
+// expectAt checks the peer's next line and returns when it came.
+func (p *proc) expectAt(want string) time.Time {
+	p.t.Helper()
+	line := p.lineAt()
+	if line.text != want {
+		p.fatalf("printed %q, want %q", line.text, want)
+	}
+	return line.at
+}
+
+// quiet checks that the peer prints nothing for d: that it is blocked.
+func (p *proc) quiet(d time.Duration) {
+	p.t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		if ok {
+			p.seen = append(p.seen, line.text)
+			p.fatalf("printed %q, want nothing for %v", line.text, d)
+		}
+		p.fatalf("ended, want it blocked for %v", d)
+	case <-time.After(d):
+	}
+}
+
+// kill sends the peer SIGKILL, waits for its end and checks that the
+// signal is what ended it. It returns when the signal was sent.
+func (p *proc) kill() time.Time {
+	p.t.Helper()
+	at := time.Now()
+	if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
+		p.fatalf("kill: %v", err)
+	}
+	if ws := p.finish(); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		p.fatalf("want death by SIGKILL")
+	}
+	return at
 }
 
 // expect checks the peer's next lines.
@@ -154,7 +206,7 @@ func (p *proc) finish() syscall.WaitStatus {
 	p.t.Helper()
 	var extra []string
 	for line := range p.lines {
-		extra = append(extra, line)
+		extra = append(extra, line.text)
 	}
 	p.seen = append(p.seen, extra...)
 	<-p.exited

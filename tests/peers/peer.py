@@ -5,11 +5,13 @@ package (bindings/python), printing one line per command.
 """
 
 import ctypes
+import struct
 import sys
 
 import shmlib
 
-EXIT_USAGE, EXIT_FAILED, EXIT_MISMATCH, EXIT_STDIN_EOF = 2, 3, 4, 5
+EXIT_USAGE, EXIT_FAILED, EXIT_MISMATCH, EXIT_STDIN_EOF, EXIT_NO_ERROR = 2, 3, 4, 5, 6
+EEOS = -14
 
 # Content is written and checked a chunk at a time: each chunk is one
 # memcpy or memcmp in C, so 256 MiB take well under a second. The chunk is
@@ -38,19 +40,65 @@ def step_table(n):
     return bytes((b * 3 + n) & 0xFF for b in range(256))
 
 
-def template(recipe):
-    """CHUNK bytes of a recipe "SEED+N1+N2...": pattern(SEED), byte i
-    (SEED + i*31) & 0xff, then each step in turn."""
+def period(recipe):
+    """The 256 bytes of a recipe "SEED+N1+N2...": pattern(SEED), byte i
+    (SEED + i*31) & 0xff, then each step in turn. The content repeats
+    them."""
     seed, *steps = (byte_number(f) for f in recipe.split("+"))
-    period = bytes((seed + i * 31) & 0xFF for i in range(256))
+    p = bytes((seed + i * 31) & 0xFF for i in range(256))
     for n in steps:
-        period = period.translate(step_table(n))
-    return period * (CHUNK // 256)
+        p = p.translate(step_table(n))
+    return p
+
+
+def template(recipe):
+    """CHUNK bytes of a recipe's content."""
+    return period(recipe) * (CHUNK // 256)
+
+
+def content(recipe, n):
+    """The first n bytes of a recipe's content."""
+    return (period(recipe) * (n // 256 + 1))[:n]
+
+
+def first_difference(got, want):
+    """The first offset where two equally long byte strings differ."""
+    return next(i for i in range(len(got)) if got[i] != want[i])
+
+
+def stream_len(i, largest):
+    """The length of message i of a stream (PROTOCOL.md, "Streams")."""
+    if i % 16 == 0:
+        return 0
+    if i % 16 == 1:
+        return largest
+    return i * 7919 % (largest + 1)
+
+
+def stream_recipe(seed, i):
+    return str((seed + i) & 0xFF)
+
+
+def parse_shape(text):
+    """"3x5x7", or "-" for the shape ()."""
+    return () if text == "-" else tuple(int(n) for n in text.split("x"))
+
+
+def format_shape(shape):
+    return "x".join(str(n) for n in shape) if shape else "-"
 
 
 class Peer:
     def __init__(self):
         self.seg = None  # the last attach, detached or not
+        self.ch = None  # the last channel end opened, closed or not
+        # Every end opened: a Channel closes itself when it is garbage, and
+        # an end the script opened stays open until the script closes it.
+        self.ends = []
+        self.pending = []  # reservations left uncommitted (chan-reserve)
+        self.timeout = None  # of the channel calls that wait; None: forever
+        self.armed = 0  # the code `expect` asked of the next command
+        self.expected = 0  # the code the running command must fail with
 
     def mapping(self):
         if self.seg is None:
@@ -143,13 +191,187 @@ class Peer:
             else:
                 say("write-allowed")
 
+    def expect(self, code):
+        if not code.lstrip("-").isdigit() or int(code) >= 0:
+            usage(f"expect: not a failure code: {code}")
+        self.armed = int(code)
+        say(f"expecting {self.armed}")
+
+    def scribble(self, offset, value):
+        # The machine's byte order, as libshm reads its words.
+        with self.mapping().buf as buf:
+            struct.pack_into("=Q", buf, int(offset), int(value))
+        say(f"scribbled {int(offset)} {int(value)}")
+
+    # ------------------------------------------------------------ channels
+
+    def channel(self):
+        if self.ch is None:
+            usage("no channel: chan-open first")
+        return self.ch
+
+    def chan_create(self, key, capacity):
+        say(f"created {shmlib.create_channel(int(capacity), key)}")
+
+    def chan_open(self, key, end):
+        if end not in ("producer", "consumer"):
+            usage(f"chan-open: end {end}")
+        self.ch = shmlib.open_channel(key, end)
+        self.ends.append(self.ch)
+        say(f"opened {end}")
+
+    def chan_max(self):
+        say(f"max {self.channel().max_message}")
+
+    def chan_timeout(self, ms):
+        ms = int(ms)
+        self.timeout = None if ms < 0 else ms / 1000
+        say(f"timeout {ms}")
+
+    def send(self, data, by_copy, commit=True):
+        """Sends data by copy, or written in place between reserve and
+        commit; commit False leaves it reserved."""
+        ch = self.channel()
+        if by_copy:
+            ch.send(data, self.timeout)
+        elif commit:
+            with ch.reserve(len(data), self.timeout) as buf:
+                buf[:] = data
+        else:
+            reservation = ch.reserve(len(data), self.timeout)
+            buf = reservation.__enter__()  # never left: nothing is committed
+            buf[:] = data
+            self.pending.append(reservation)
+
+    def chan_send(self, length, recipe):
+        self.send(content(recipe, int(length)), by_copy=True)
+        say(f"sent {int(length)}")
+
+    def chan_put(self, length, recipe):
+        self.send(content(recipe, int(length)), by_copy=False)
+        say(f"put {int(length)}")
+
+    def chan_reserve(self, length, recipe):
+        self.send(content(recipe, int(length)), by_copy=False, commit=False)
+        say(f"reserved {int(length)}")
+
+    def receive(self, mode, check):
+        """Takes the next message: "take" in place (peek), "into" by copy
+        into a buffer (recv_into), "recv" as new bytes (recv). check(msg)
+        sees it before it is released; returns its length."""
+        ch = self.channel()
+        if mode == "take":
+            with ch.peek(self.timeout) as view:
+                check(view)
+                return len(view)
+        if mode == "into":
+            buf = bytearray(ch.max_message)
+            n = ch.recv_into(buf, self.timeout)
+            check(memoryview(buf)[:n])
+            return n
+        data = ch.recv(self.timeout)
+        check(data)
+        return len(data)
+
+    def chan_recv(self, recipe):
+        self.receive_one("into", recipe, "received")
+
+    def chan_take(self, recipe):
+        self.receive_one("take", recipe, "took")
+
+    def receive_one(self, mode, recipe, word):
+        def check(msg):
+            want = content(recipe, len(msg))
+            if msg != want:
+                i = first_difference(msg, want)
+                say(f"mismatch {i} {msg[i]} {want[i]}")
+                sys.exit(EXIT_MISMATCH)
+        try:
+            n = self.receive(mode, check)
+        except shmlib.EndOfStream:
+            if self.expected == EEOS:
+                raise
+            say("eos")
+        else:
+            say(f"{word} {n}")
+
+    def chan_stream(self, count, seed):
+        count, seed = int(count), byte_number(seed)
+        largest, total = self.channel().max_message, 0
+        for i in range(count):
+            n = stream_len(i, largest)
+            self.send(content(stream_recipe(seed, i), n), by_copy=i % 2 == 0)
+            total += n
+        say(f"streamed {count} {total}")
+
+    def chan_drain(self, count, seed):
+        count, seed = int(count), byte_number(seed)
+        largest, total = self.channel().max_message, 0
+        for i in range(count):
+            want = content(stream_recipe(seed, i), stream_len(i, largest))
+
+            def check(msg):
+                if len(msg) != len(want):
+                    say(f"mismatch message {i} length {len(msg)} {len(want)}")
+                    sys.exit(EXIT_MISMATCH)
+                if msg != want:
+                    k = first_difference(msg, want)
+                    say(f"mismatch message {i} offset {k} {msg[k]} {want[k]}")
+                    sys.exit(EXIT_MISMATCH)
+            # In place, into a buffer, as new bytes: all three ways.
+            total += self.receive(("take", "into", "recv")[i % 3], check)
+        say(f"drained {count} {total}")
+
+    def chan_send_array(self, dtype, shape, recipe):
+        import numpy
+
+        dtype, shape = numpy.dtype(dtype), parse_shape(shape)
+        count = 1
+        for n in shape:
+            count *= n
+        array = numpy.frombuffer(content(recipe, count * dtype.itemsize),
+                                 dtype).reshape(shape)
+        if array.ndim >= 2:
+            # Sent from Fortran order: send_array must write C order,
+            # whatever the source's layout. (asfortranarray would make a
+            # 0-d array 1-d.)
+            array = numpy.asfortranarray(array)
+        self.channel().send_array(array, self.timeout)
+        head = shmlib.framing.header(numpy, dtype, shape)
+        say(f"sent-array {len(head) + array.nbytes}")
+
+    def chan_recv_array(self, recipe):
+        with self.channel().peek_array(self.timeout) as array:
+            # The array views the ring memory of the whole message, header
+            # included: its base is that buffer.
+            with memoryview(array.base) as whole:
+                length = whole.nbytes
+            data = array.tobytes()  # C order
+            line = (f"received-array {array.dtype.str} "
+                    f"{format_shape(array.shape)} {length}")
+            del array  # a view of the ring: gone before the block ends
+        want = content(recipe, len(data))
+        if data != want:
+            i = first_difference(data, want)
+            say(f"mismatch {i} {data[i]} {want[i]}")
+            sys.exit(EXIT_MISMATCH)
+        say(line)
+
+    def chan_close(self):
+        self.channel().close()
+        say("closed")
+
 
 # Every command and its number of arguments.
 ARITY = {
     "create": 2, "attach": 1, "attach-ro": 1, "write": 1, "verify": 1,
     "step": 1, "detach": 0, "destroy": 1, "stat": 1, "listed": 1,
     "ftok": 2, "strerror": 1, "version": 0, "wait": 0, "poke": 0,
-    "try-write": 0,
+    "try-write": 0, "expect": 1, "scribble": 2,
+    "chan-create": 2, "chan-open": 2, "chan-max": 0, "chan-timeout": 1,
+    "chan-send": 2, "chan-put": 2, "chan-reserve": 2, "chan-recv": 1,
+    "chan-take": 1, "chan-stream": 2, "chan-drain": 2,
+    "chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
 }
 
 
@@ -160,11 +382,17 @@ def main(args):
         n = ARITY.get(cmd)
         if n is None or len(args) < 1 + n:
             usage(f"unknown command or missing arguments at {args}")
+        peer.expected, peer.armed = peer.armed, 0
         try:
             getattr(peer, cmd.replace("-", "_"))(*args[1:1 + n])
         except shmlib.Error as err:
-            say(f"error {err.code} {err.message}")
-            return EXIT_FAILED
+            if not peer.expected or err.code != peer.expected:
+                say(f"error {err.code} {err.message}")
+                return EXIT_FAILED
+            say(f"failed {err.code} {err.message}")
+        else:
+            if peer.expected:
+                return EXIT_NO_ERROR  # its line is printed
         args = args[1 + n:]
     return 0
 

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"errors"
+	"time"
 
 	"github.com/libshm/libshm/bindings/go/shmlib"
 	"github.com/libshm/libshm/tests/internal/shmso"
@@ -73,4 +74,56 @@ func coded(err error) error {
 		return &shmso.Error{Code: int(e.Code), Msg: e.Error()}
 	}
 	return err
+}
+
+func (native) ChanCreate(key string, capacity uint64) (string, error) {
+	made, err := shmlib.CreateChannel(key, capacity, nil)
+	return made, coded(err)
+}
+
+func (native) ChanOpen(key string, producer bool) (Channel, error) {
+	end := shmlib.Consumer
+	if producer {
+		end = shmlib.Producer
+	}
+	ch, err := shmlib.OpenChannel(key, end)
+	if err != nil {
+		return nil, coded(err)
+	}
+	return nativeChannel{ch}, nil
+}
+
+// nativeChannel turns the package's errors into *shmso.Error; a negative
+// timeout is shmlib.Forever.
+type nativeChannel struct{ ch *shmlib.Channel }
+
+func forever(d time.Duration) time.Duration {
+	if d < 0 {
+		return shmlib.Forever
+	}
+	return d
+}
+
+func (c nativeChannel) MaxMessage() (uint64, error) { return c.ch.MaxMessage(), nil }
+func (c nativeChannel) Commit(n int) error          { return coded(c.ch.Commit(n)) }
+func (c nativeChannel) Release() error              { return coded(c.ch.Release()) }
+func (c nativeChannel) Close() error                { return coded(c.ch.Close()) }
+
+func (c nativeChannel) Send(msg []byte, timeout time.Duration) error {
+	return coded(c.ch.Send(msg, forever(timeout)))
+}
+
+func (c nativeChannel) Reserve(n int, timeout time.Duration) ([]byte, error) {
+	b, err := c.ch.Reserve(n, forever(timeout))
+	return b, coded(err)
+}
+
+func (c nativeChannel) Recv(buf []byte, timeout time.Duration) (int, error) {
+	n, err := c.ch.Recv(buf, forever(timeout))
+	return n, coded(err)
+}
+
+func (c nativeChannel) Peek(timeout time.Duration) ([]byte, error) {
+	msg, err := c.ch.Peek(forever(timeout))
+	return msg, coded(err)
 }

@@ -5,10 +5,12 @@ package peer
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/libshm/libshm/tests/internal/pattern"
 	"github.com/libshm/libshm/tests/internal/shmso"
@@ -20,6 +22,7 @@ const (
 	exitFailed   = 3
 	exitMismatch = 4
 	exitStdinEOF = 5
+	exitNoError  = 6 // the command after `expect` succeeded
 )
 
 // Lib is what a Go peer needs of a binding. Failures are *shmso.Error, so
@@ -53,8 +56,11 @@ var arity = map[string]int{
 	"create": 2, "attach": 1, "attach-ro": 1, "write": 1, "verify": 1,
 	"step": 1, "detach": 0, "destroy": 1, "stat": 1, "listed": 1,
 	"ftok": 2, "strerror": 1, "version": 0, "wait": 0, "poke": 0,
-	"chan-create": 2, "chan-open": 2, "chan-max": 0, "chan-send": 2,
-	"chan-put": 2, "chan-recv": 1, "chan-take": 1, "chan-close": 0,
+	"expect": 1, "scribble": 2,
+	"chan-create": 2, "chan-open": 2, "chan-max": 0, "chan-timeout": 1,
+	"chan-send": 2, "chan-put": 2, "chan-reserve": 2, "chan-recv": 1,
+	"chan-take": 1, "chan-stream": 2, "chan-drain": 2,
+	"chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
 }
 
 // usageError is a malformed script, a bug in the test that wrote it.
@@ -66,11 +72,15 @@ type runner struct {
 	out io.Writer
 	m   Mapping // the last attach, detached or not
 	ch  Channel // the last channel end opened, closed or not
+
+	timeout  time.Duration // of the channel calls that wait; negative: forever
+	armed    int           // the code `expect` asked of the next command, or 0
+	expected int           // the code the command being run must fail with, or 0
 }
 
 // Run runs the script args and returns the exit status.
 func Run(lib Lib, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	r := &runner{lib: lib, in: bufio.NewReader(stdin), out: stdout}
+	r := &runner{lib: lib, in: bufio.NewReader(stdin), out: stdout, timeout: -1}
 	for len(args) > 0 {
 		cmd := args[0]
 		n, known := arity[cmd]
@@ -78,10 +88,13 @@ func Run(lib Lib, args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "peer: unknown command or missing arguments at %q\n", args)
 			return exitUsage
 		}
+		r.expected, r.armed = r.armed, 0
 		status, err := r.do(cmd, args[1:1+n])
 		args = args[1+n:]
 		var failed *shmso.Error
 		switch {
+		case errors.As(err, &failed) && r.expected != 0 && failed.Code == r.expected:
+			r.printf("failed %d %s", failed.Code, failed.Msg)
 		case errors.As(err, &failed):
 			r.printf("error %d %s", failed.Code, failed.Msg)
 			return exitFailed
@@ -90,6 +103,8 @@ func Run(lib Lib, args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			return exitUsage
 		case status != 0:
 			return status
+		case r.expected != 0:
+			return exitNoError // its line is printed: the test sees what happened
 		}
 	}
 	return 0
@@ -204,6 +219,29 @@ func (r *runner) do(cmd string, args []string) (int, error) {
 		if _, err := r.in.ReadString('\n'); err != nil {
 			return exitStdinEOF, nil
 		}
+	case "expect":
+		code, err := strconv.Atoi(args[0])
+		if err != nil || code >= 0 {
+			return 0, usageError{fmt.Errorf("expect: not a failure code: %q", args[0])}
+		}
+		r.armed = code
+		r.printf("expecting %d", code)
+	case "scribble":
+		off, err1 := strconv.ParseUint(args[0], 10, 64)
+		v, err2 := strconv.ParseUint(args[1], 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, usageError{err}
+		}
+		mem, err := r.mapping()
+		if err != nil {
+			return 0, err
+		}
+		if off+8 > uint64(len(mem)) {
+			return 0, usageError{fmt.Errorf("scribble: offset %d past the mapping's %d bytes", off, len(mem))}
+		}
+		// In the machine's byte order, as the library reads its words.
+		binary.NativeEndian.PutUint64(mem[off:], v)
+		r.printf("scribbled %d %d", off, v)
 	case "poke":
 		mem, err := r.mapping()
 		if err != nil {

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"time"
 	"unsafe"
 
 	"github.com/libshm/libshm/tests/internal/shmso"
@@ -86,10 +87,29 @@ func (p purego) ChanOpen(key string, producer bool) (Channel, error) {
 	return puregoChannel{ch}, nil
 }
 
-// puregoChannel waits forever in every call that may wait.
+// puregoChannel passes timeouts in nanoseconds, negative ones as
+// SHMLIB_WAIT_FOREVER.
 type puregoChannel struct{ *shmso.Chan }
 
-func (c puregoChannel) Send(msg []byte) error         { return c.Chan.Send(msg, shmso.WaitForever) }
-func (c puregoChannel) Reserve(n int) ([]byte, error) { return c.Chan.Reserve(n, shmso.WaitForever) }
-func (c puregoChannel) Recv(buf []byte) (int, error)  { return c.Chan.Recv(buf, shmso.WaitForever) }
-func (c puregoChannel) Peek() ([]byte, error)         { return c.Chan.Peek(shmso.WaitForever) }
+func nanoseconds(d time.Duration) int64 {
+	if d < 0 {
+		return shmso.WaitForever
+	}
+	return int64(d)
+}
+
+func (c puregoChannel) Send(msg []byte, timeout time.Duration) error {
+	return c.Chan.Send(msg, nanoseconds(timeout))
+}
+
+func (c puregoChannel) Reserve(n int, timeout time.Duration) ([]byte, error) {
+	return c.Chan.Reserve(n, nanoseconds(timeout))
+}
+
+func (c puregoChannel) Recv(buf []byte, timeout time.Duration) (int, error) {
+	return c.Chan.Recv(buf, nanoseconds(timeout))
+}
+
+func (c puregoChannel) Peek(timeout time.Duration) ([]byte, error) {
+	return c.Chan.Peek(nanoseconds(timeout))
+}
