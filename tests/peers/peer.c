@@ -619,10 +619,10 @@ static int run(int argc, char **argv, int i)
         printf("%s %zu\n", strcmp(cmd, "chan-send") == 0 ? "sent" : strcmp(cmd, "chan-put") == 0 ? "put" : "reserved", len);
         return i + 3;
     }
-    if (strcmp(cmd, "chan-recv") == 0 || strcmp(cmd, "chan-take") == 0) {
+    if (strcmp(cmd, "chan-recv") == 0 || strcmp(cmd, "chan-take") == 0 || strcmp(cmd, "chan-peek") == 0) {
         need_chan();
         struct recipe r = parse_recipe(ARG(1));
-        int in_place = strcmp(cmd, "chan-take") == 0;
+        int in_place = strcmp(cmd, "chan-recv") != 0, release = strcmp(cmd, "chan-peek") != 0;
         uint64_t limit = in_place ? 0 : max_message();
         unsigned char *buf = in_place ? NULL : xmalloc(limit);
         const unsigned char *msg;
@@ -633,9 +633,9 @@ static int run(int argc, char **argv, int i)
         } else {
             check(rc);
             check_message(msg, len, &r);
-            if (in_place)
+            if (in_place && release)
                 check(shmlib_chan_release(chan));
-            printf("%s %zu\n", in_place ? "took" : "received", len);
+            printf("%s %zu\n", !in_place ? "received" : release ? "took" : "peeked", len);
         }
         free(buf);
         return i + 2;
@@ -707,7 +707,7 @@ static int arity(const char *cmd)
         {"fork-check", 2}, {"layout", 0}, {"expect", 1}, {"scribble", 2},
         {"chan-create", 2}, {"chan-open", 2}, {"chan-max", 0}, {"chan-timeout", 1},
         {"chan-send", 2}, {"chan-put", 2}, {"chan-reserve", 2}, {"chan-recv", 1},
-        {"chan-take", 1}, {"chan-stream", 2}, {"chan-drain", 2},
+        {"chan-take", 1}, {"chan-peek", 1}, {"chan-stream", 2}, {"chan-drain", 2},
         {"chan-send-array", 3}, {"chan-recv-array", 1}, {"chan-close", 0},
     };
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)

@@ -88,6 +88,11 @@ def format_shape(shape):
     return "x".join(str(n) for n in shape) if shape else "-"
 
 
+class Keep(Exception):
+    """Leaves a with-block of the binding without committing or
+    releasing."""
+
+
 class Peer:
     def __init__(self):
         self.seg = None  # the last attach, detached or not
@@ -95,7 +100,6 @@ class Peer:
         # Every end opened: a Channel closes itself when it is garbage, and
         # an end the script opened stays open until the script closes it.
         self.ends = []
-        self.pending = []  # reservations left uncommitted (chan-reserve)
         self.timeout = None  # of the channel calls that wait; None: forever
         self.armed = 0  # the code `expect` asked of the next command
         self.expected = 0  # the code the running command must fail with
@@ -238,10 +242,14 @@ class Peer:
             with ch.reserve(len(data), self.timeout) as buf:
                 buf[:] = data
         else:
-            reservation = ch.reserve(len(data), self.timeout)
-            buf = reservation.__enter__()  # never left: nothing is committed
-            buf[:] = data
-            self.pending.append(reservation)
+            # Leaving the block by an exception sends nothing: the space
+            # stays reserved (the binding's documented rule).
+            try:
+                with ch.reserve(len(data), self.timeout) as buf:
+                    buf[:] = data
+                    raise Keep
+            except Keep:
+                pass
 
     def chan_send(self, length, recipe):
         self.send(content(recipe, int(length)), by_copy=True)
@@ -264,6 +272,16 @@ class Peer:
             with ch.peek(self.timeout) as view:
                 check(view)
                 return len(view)
+        if mode == "hold":
+            # Leaving the block by an exception consumes nothing: the
+            # message stays held (the binding's documented rule).
+            try:
+                with ch.peek(self.timeout) as view:
+                    check(view)
+                    n = len(view)
+                    raise Keep
+            except Keep:
+                return n
         if mode == "into":
             buf = bytearray(ch.max_message)
             n = ch.recv_into(buf, self.timeout)
@@ -278,6 +296,9 @@ class Peer:
 
     def chan_take(self, recipe):
         self.receive_one("take", recipe, "took")
+
+    def chan_peek(self, recipe):
+        self.receive_one("hold", recipe, "peeked")
 
     def receive_one(self, mode, recipe, word):
         def check(msg):
@@ -370,7 +391,7 @@ ARITY = {
     "try-write": 0, "expect": 1, "scribble": 2,
     "chan-create": 2, "chan-open": 2, "chan-max": 0, "chan-timeout": 1,
     "chan-send": 2, "chan-put": 2, "chan-reserve": 2, "chan-recv": 1,
-    "chan-take": 1, "chan-stream": 2, "chan-drain": 2,
+    "chan-take": 1, "chan-peek": 1, "chan-stream": 2, "chan-drain": 2,
     "chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
 }
 

@@ -93,12 +93,13 @@ func (r *runner) doChan(cmd string, args []string) (int, error) {
 			return 0, err
 		}
 		r.printf("%s %d", map[string]string{"chan-send": "sent", "chan-put": "put", "chan-reserve": "reserved"}[cmd], n)
-	case "chan-recv", "chan-take":
+	case "chan-recv", "chan-take", "chan-peek":
 		rec, err := pattern.Parse(args[0])
 		if err != nil {
 			return 0, usageError{err}
 		}
-		msg, err := r.receive(cmd == "chan-take", nil, func(msg []byte) (int, error) {
+		inPlace, release := cmd != "chan-recv", cmd != "chan-peek"
+		msg, err := r.receive(inPlace, release, nil, func(msg []byte) (int, error) {
 			if bad := pattern.Check(msg, rec); bad != nil {
 				r.printf("mismatch %d %d %d", bad.Offset, bad.Got, bad.Want)
 				return exitMismatch, nil
@@ -111,10 +112,8 @@ func (r *runner) doChan(cmd string, args []string) (int, error) {
 			r.printf("eos")
 		case err != nil || msg.status != 0:
 			return msg.status, err
-		case cmd == "chan-take":
-			r.printf("took %d", msg.n)
 		default:
-			r.printf("received %d", msg.n)
+			r.printf("%s %d", map[string]string{"chan-recv": "received", "chan-take": "took", "chan-peek": "peeked"}[cmd], msg.n)
 		}
 	case "chan-stream", "chan-drain":
 		n, err := strconv.Atoi(args[0])
@@ -165,10 +164,10 @@ func (r *runner) send(n int, rec pattern.Recipe, byCopy, commit bool) error {
 // status the check of its content asked for.
 type received struct{ n, status int }
 
-// receive takes the next message, in place (peek, check, release) or by
-// copy into buf (made as large as the largest message if nil), and hands
-// it to check before it is released.
-func (r *runner) receive(inPlace bool, buf []byte, check func([]byte) (int, error)) (received, error) {
+// receive takes the next message, in place (peek, check, and release
+// unless told not to) or by copy into buf (made as large as the largest
+// message if nil), and hands it to check before it is released.
+func (r *runner) receive(inPlace, release bool, buf []byte, check func([]byte) (int, error)) (received, error) {
 	var msg []byte
 	if inPlace {
 		var err error
@@ -193,7 +192,7 @@ func (r *runner) receive(inPlace bool, buf []byte, check func([]byte) (int, erro
 	if err != nil || status != 0 {
 		return received{len(msg), status}, err
 	}
-	if inPlace {
+	if inPlace && release {
 		if err := r.ch.Release(); err != nil {
 			return received{}, err
 		}
@@ -231,7 +230,7 @@ func (r *runner) drain(n int, seed byte) (int, error) {
 	total := 0
 	for i := range n {
 		want, rec := pattern.StreamLen(i, limit), pattern.StreamRecipe(seed, i)
-		got, err := r.receive(i%3 == 0, buf, func(msg []byte) (int, error) {
+		got, err := r.receive(i%3 == 0, true, buf, func(msg []byte) (int, error) {
 			if len(msg) != want {
 				r.printf("mismatch message %d length %d %d", i, len(msg), want)
 				return exitMismatch, nil
@@ -288,7 +287,7 @@ func (r *runner) recvArray(recipe string) (int, error) {
 		return 0, usageError{err}
 	}
 	var line string
-	got, err := r.receive(true, nil, func(msg []byte) (int, error) {
+	got, err := r.receive(true, true, nil, func(msg []byte) (int, error) {
 		dtype, shape, offset, err := parseArray(msg)
 		if err != nil {
 			r.printf("bad-array %v", err)

@@ -59,7 +59,7 @@ var arity = map[string]int{
 	"expect": 1, "scribble": 2,
 	"chan-create": 2, "chan-open": 2, "chan-max": 0, "chan-timeout": 1,
 	"chan-send": 2, "chan-put": 2, "chan-reserve": 2, "chan-recv": 1,
-	"chan-take": 1, "chan-stream": 2, "chan-drain": 2,
+	"chan-take": 1, "chan-peek": 1, "chan-stream": 2, "chan-drain": 2,
 	"chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
 }
 
