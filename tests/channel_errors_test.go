@@ -102,6 +102,8 @@ func testChannelTimeoutAndClose(t *testing.T, backend string, producer, consumer
 	p.end()
 	if woke := c.expectAt("eos").Sub(closed); woke > 500*time.Millisecond {
 		c.fatalf("woke with end of stream %v after the producer closed", woke)
+	} else {
+		t.Logf("the consumer woke with end of stream %v after the producer closed", woke)
 	}
 	c.expect("expecting -14",
 		failed(segment.ErrEndOfStream, "chan_open %s: the channel is closed: its producer ended the stream", key),
@@ -202,6 +204,8 @@ func testChannelKilledProducer(t *testing.T, backend string, victim, consumer, h
 	died := c.expectAt(failed(segment.ErrPeerGone, "chan_recv %s: the producer (pid %d) died", key, v.pid))
 	if took := died.Sub(killed); took > time.Second {
 		c.fatalf("saw its producer gone %v after the kill", took)
+	} else {
+		t.Logf("the consumer saw its producer gone %v after the kill", took)
 	}
 	c.expect("waiting")
 
@@ -248,6 +252,8 @@ func testChannelKilledConsumer(t *testing.T, backend string, producer, victim, h
 	died := p.expectAt(failed(segment.ErrPeerGone, "chan_send %s: the consumer (pid %d) died", key, v.pid))
 	if took := died.Sub(killed); took > time.Second {
 		p.fatalf("saw its consumer gone %v after the kill", took)
+	} else {
+		t.Logf("the producer saw its consumer gone %v after the kill", took)
 	}
 	p.expect("closed").end()
 
