@@ -83,12 +83,7 @@ func testChannelTimeoutAndClose(t *testing.T, backend string, producer, consumer
 		"timeout 150")
 	timedOut(c, 150*time.Millisecond, failed(segment.ErrTimeout, "chan_peek %s: timed out after 150ms", key))
 	c.expect("timeout 300")
-	timedOut(c, 300*time.Millisecond, failed(segment.ErrTimeout, "chan_recv %s: timed out after 300ms", key),
-		// KNOWN DISAGREEMENT, reported: bindings/python waits in slices of
-		// 0.2 s so that Ctrl-C works, and for a longer timeout raises
-		// Timeout with a message of its own instead of the library's,
-		// although its README says .message is the library's.
-		failed(segment.ErrTimeout, "chan_recv %s: timed out after 0.3 s", key))
+	timedOut(c, 300*time.Millisecond, failed(segment.ErrTimeout, "chan_recv %s: timed out after 300ms", key))
 	c.expect("timeout -1")
 
 	// Blocked, and asleep: a waiter spins briefly, then sleeps on a futex.
@@ -112,41 +107,21 @@ func testChannelTimeoutAndClose(t *testing.T, backend string, producer, consumer
 
 // timedOut reads the line of a call that must fail with a timeout of d:
 // it must come no earlier than d after the `expecting` line before it,
-// and not much later. known lists other texts of a reported disagreement,
-// logged instead of failed.
-func timedOut(p *proc, d time.Duration, want string, known ...string) {
+// and not much later.
+func timedOut(p *proc, d time.Duration, want string) {
 	p.t.Helper()
 	asked := p.expectAt("expecting -13")
-	got := p.expectKnown(want, known...)
+	at := p.expectAt(want)
 	// The lines are stamped as the test reads them: the `expecting` line
 	// may be stamped a little late, under load, and the gap look shorter
 	// than it was. A call that did not wait at all still shows.
 	const slack = 25 * time.Millisecond
-	switch took := got.at.Sub(asked); {
+	switch took := at.Sub(asked); {
 	case took < d-slack:
 		p.fatalf("timed out after %v, before its timeout of %v", took, d)
 	case took > d+time.Second:
 		p.fatalf("timed out after %v, for a timeout of %v", took, d)
 	}
-}
-
-// expectKnown checks the peer's next line, which must be want or one of
-// the texts of a known and reported disagreement, logged rather than
-// failed: any other change still fails.
-func (p *proc) expectKnown(want string, known ...string) stamped {
-	p.t.Helper()
-	got := p.lineAt()
-	if got.text == want {
-		return got
-	}
-	for _, k := range known {
-		if got.text == k {
-			p.t.Logf("%s: KNOWN DISAGREEMENT: printed %q, the library says %q", p.name, got.text, want)
-			return got
-		}
-	}
-	p.fatalf("printed %q, want %q", got.text, want)
-	return got
 }
 
 // cpuTime is the CPU time process pid has used, user and system, from
@@ -419,18 +394,12 @@ func testChannelMisuse(t *testing.T, backend string, l lang) {
 	tooLarge := fmt.Sprintf("%d bytes is over this channel's limit of %d (half its capacity, less 16)", tinyLargest+1, tinyLargest)
 	p.expect("expecting -18", failed(segment.ErrTooLarge, "chan_send %s: %s", key, tooLarge),
 		"expecting -18", failed(segment.ErrTooLarge, "chan_reserve %s: %s", key, tooLarge))
-	// KNOWN DISAGREEMENT, reported: Python refuses a call on the wrong end
-	// itself, before the library, and adds to the library's words.
 	for _, op := range []string{"chan_recv", "chan_peek"} {
-		want := failed(segment.ErrInvalid, "%s %s: only the consumer end receives", op, key)
-		p.expect("expecting -1")
-		p.expectKnown(want, want+"; this is the producer")
+		p.expect("expecting -1", failed(segment.ErrInvalid, "%s %s: only the consumer end receives", op, key))
 	}
 	p.expect(fmt.Sprint("sent ", tinyLargest), "opened consumer")
 	for _, op := range []string{"chan_send", "chan_reserve"} {
-		want := failed(segment.ErrInvalid, "%s %s: only the producer end sends", op, key)
-		p.expect("expecting -1")
-		p.expectKnown(want, want+"; this is the consumer")
+		p.expect("expecting -1", failed(segment.ErrInvalid, "%s %s: only the producer end sends", op, key))
 	}
 	p.expect(fmt.Sprint("received ", tinyLargest), "closed", "destroyed").end()
 }

@@ -220,7 +220,7 @@ class Channel:
         if end is not None and end != self._end:
             verb = "sends" if end == "producer" else "receives"
             raise InvalidArgument(_ffi.EINVAL, f"{op} {self._key}: only the "
-                                  f"{end} end {verb}; this is the {self._end}")
+                                  f"{end} end {verb}")
         if not self._lock.acquire(blocking=False):
             raise Busy(_ffi.EBUSY, f"{op} {self._key}: another thread is in a "
                        f"call on this {self._end} end; an end is used by one "
@@ -244,8 +244,10 @@ class Channel:
             if rc != _ffi.ETIMEDOUT:
                 return rc
             if deadline is not None and left <= _SLICE_NS:
+                # The library's own words for the whole wait, not for the
+                # last slice of it.
                 raise Timeout(_ffi.ETIMEDOUT, f"{op} {self._key}: timed out "
-                              f"after {timeout} s")
+                              f"after {_duration_text(ns)}")
 
     def _idle_loan(self, op):
         """The loan a failed with-block left, if any; InvalidArgument while
@@ -712,3 +714,30 @@ class PeekArray(Peek):
             # Not an array message: it stays held, for recv() to take.
             self.__exit__(*sys.exc_info())
             raise
+
+
+def _duration_text(ns):
+    """ns written as the library writes a duration in its messages (Go's
+    time.Duration: 300ms, 1.5s, 2m0s), so that a timeout reads the same
+    from every language."""
+    if ns < 1000:
+        return f"{ns}ns"
+    if ns < 10**6:
+        return _decimal(ns, 10**3) + "\u00b5s"
+    if ns < 10**9:
+        return _decimal(ns, 10**6) + "ms"
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds = _decimal(rest, 10**9) + "s"
+    if hours:
+        return f"{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{minutes}m{seconds}"
+    return seconds
+
+
+def _decimal(value, unit):
+    """value / unit in decimal, without trailing zeros: exact, no floats."""
+    whole, frac = divmod(value, unit)
+    digits = str(frac).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
