@@ -339,25 +339,15 @@ static void sweep_scratch(const char *scratch_prefix, pid_t pid)
 {
     char keys[64][SHMLIB_KEY_MAX];
     int n = 0;
-    DIR *d = opendir("/dev/shm");
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL && n < 64)
-            if (strncmp(e->d_name, scratch_prefix, strlen(scratch_prefix)) == 0)
-                snprintf(keys[n++], SHMLIB_KEY_MAX, "posix:/%s", e->d_name);
-        closedir(d);
-    }
-    FILE *f = fopen("/proc/sysvipc/shm", "r");
-    if (f != NULL) {
-        char line[512];
-        int key, id, cpid;
-        unsigned perms;
-        unsigned long long size;
-        while (fgets(line, sizeof line, f) != NULL && n < 64)
-            if (sscanf(line, "%d %d %o %llu %d", &key, &id, &perms, &size, &cpid) == 5 && cpid == pid)
-                snprintf(keys[n++], SHMLIB_KEY_MAX, "sysv:id=%d", id);
-        fclose(f);
-    }
+    size_t nnames, nids;
+    char **names = harness_devshm_names(scratch_prefix, 64, &nnames);
+    int *ids = harness_sysv_ids_created_by(pid, 64 - nnames, &nids);
+    for (size_t i = 0; i < nnames; i++)
+        snprintf(keys[n++], SHMLIB_KEY_MAX, "posix:/%s", names[i]);
+    for (size_t i = 0; i < nids; i++)
+        snprintf(keys[n++], SHMLIB_KEY_MAX, "sysv:id=%d", ids[i]);
+    harness_names_free(names, nnames);
+    free(ids);
     for (int i = 0; i < n; i++) {
         shmlib_stat_t st;
         int rc = shmlib_stat(keys[i], &st);

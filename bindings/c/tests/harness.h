@@ -12,6 +12,7 @@
 #ifndef LIBSHM_TEST_HARNESS_H
 #define LIBSHM_TEST_HARNESS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -219,5 +220,77 @@ static inline int harness_check_exit_ok(int status, const char *what, const char
 }
 
 #define CHECK_EXIT_OK(status, what) harness_check_exit_ok((status), (what), __FILE__, __LINE__)
+
+/*
+ * What exists in the kernel, for the leak checks: the names in /dev/shm, and
+ * the System V segments a process created. The kernel records no creator of
+ * a /dev/shm file, so names are told apart by their prefix; a System V
+ * segment's creator is the cpid column of /proc/sysvipc/shm.
+ *
+ * Each lists at most `max` entries (SIZE_MAX: all) in a malloc'd array and
+ * stores their number in *n; an empty list, or one that cannot be read, is
+ * NULL with *n = 0. Free the names with harness_names_free, the ids with free.
+ */
+
+/* The names in /dev/shm that start with name_prefix ("" for all), without
+ * "." and "..", in directory order. */
+static inline char **harness_devshm_names(const char *name_prefix, size_t max, size_t *n)
+{
+    char **names = NULL;
+    *n = 0;
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL)
+        return NULL;
+    struct dirent *e;
+    while (*n < max && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strncmp(e->d_name, name_prefix, strlen(name_prefix)) != 0)
+            continue;
+        char *name = strdup(e->d_name);
+        char **more = name != NULL ? realloc(names, (*n + 1) * sizeof *names) : NULL;
+        if (more == NULL) {
+            free(name);
+            break;
+        }
+        names = more;
+        names[(*n)++] = name;
+    }
+    closedir(d);
+    return names;
+}
+
+static inline void harness_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The shmids of the System V segments that process cpid created. */
+static inline int *harness_sysv_ids_created_by(pid_t cpid, size_t max, size_t *n)
+{
+    int *ids = NULL;
+    *n = 0;
+    FILE *f = fopen("/proc/sysvipc/shm", "r");
+    if (f == NULL)
+        return NULL;
+    char line[512];
+    int key, id, creator;
+    unsigned perms;
+    unsigned long long size;
+    /* Columns: key shmid perms size cpid ...; the heading does not scan. */
+    while (*n < max && fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%d %d %o %llu %d", &key, &id, &perms, &size, &creator) != 5 ||
+            creator != cpid)
+            continue;
+        int *more = realloc(ids, (*n + 1) * sizeof *ids);
+        if (more == NULL)
+            break;
+        ids = more;
+        ids[(*n)++] = id;
+    }
+    fclose(f);
+    return ids;
+}
 
 #endif /* LIBSHM_TEST_HARNESS_H */

@@ -10,7 +10,6 @@
  * that test_permissions starts: it drops root before its first libshm call
  * (a process forked without exec may not call libshm, so it is exec'd).
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -104,42 +103,13 @@ struct snapshot {
 
 static void snapshot_take(struct snapshot *s)
 {
-    memset(s, 0, sizeof *s);
-    DIR *d = opendir("/dev/shm");
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            s->names = realloc(s->names, (s->nnames + 1) * sizeof *s->names);
-            s->names[s->nnames++] = strdup(e->d_name);
-        }
-        closedir(d);
-    }
-    /* Columns: key shmid perms size cpid ... */
-    FILE *f = fopen("/proc/sysvipc/shm", "r");
-    if (f != NULL) {
-        char line[512];
-        int key, id, cpid;
-        unsigned perms;
-        unsigned long long size;
-        while (fgets(line, sizeof line, f) != NULL) {
-            if (sscanf(line, "%d %d %o %llu %d", &key, &id, &perms, &size, &cpid) != 5)
-                continue; /* the heading */
-            if (cpid != getpid())
-                continue;
-            s->ids = realloc(s->ids, (s->nids + 1) * sizeof *s->ids);
-            s->ids[s->nids++] = id;
-        }
-        fclose(f);
-    }
+    s->names = harness_devshm_names("", SIZE_MAX, &s->nnames);
+    s->ids = harness_sysv_ids_created_by(getpid(), SIZE_MAX, &s->nids);
 }
 
 static void snapshot_free(struct snapshot *s)
 {
-    for (size_t i = 0; i < s->nnames; i++)
-        free(s->names[i]);
-    free(s->names);
+    harness_names_free(s->names, s->nnames);
     free(s->ids);
 }
 

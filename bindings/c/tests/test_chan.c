@@ -31,7 +31,6 @@
  *                       closing (a peer waiting here is "holding" its end)
  *   sleep:MS
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -238,59 +237,29 @@ static unsigned fill_ring(shmlib_chan_t chan, size_t max, uint32_t first_seed)
 
 /* ---------------------------------------------------------------- leaks */
 
-/* This run's segments: /dev/shm names with its prefix, and the System V
- * segments this process created (cpid in /proc/sysvipc/shm). */
-struct owned {
-    char names[64][NAME_MAX + 1];
-    size_t nnames;
-    int ids[64];
-    size_t nids;
-};
-
-static void owned_take(struct owned *o)
-{
-    memset(o, 0, sizeof *o);
-    DIR *d = opendir("/dev/shm");
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL && o->nnames < 64)
-            if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-                snprintf(o->names[o->nnames++], sizeof o->names[0], "%s", e->d_name);
-        closedir(d);
-    }
-    FILE *f = fopen("/proc/sysvipc/shm", "r");
-    if (f != NULL) {
-        char line[512];
-        int key, id, cpid;
-        unsigned perms;
-        unsigned long long size;
-        /* Columns: key shmid perms size cpid ...; the heading does not scan. */
-        while (fgets(line, sizeof line, f) != NULL && o->nids < 64)
-            if (sscanf(line, "%d %d %o %llu %d", &key, &id, &perms, &size, &cpid) == 5 &&
-                cpid == getpid())
-                o->ids[o->nids++] = id;
-        fclose(f);
-    }
-}
-
 /* Fails for every segment of this run that exists now, and removes it, so
- * that one failed test does not spill into the next or onto the machine. */
+ * that one failed test does not spill into the next or onto the machine.
+ * This run's segments: /dev/shm names with its prefix, and the System V
+ * segments this process created (up to 64 of each). */
 static void check_nothing_left(const char *test)
 {
-    struct owned o;
-    owned_take(&o);
-    for (size_t i = 0; i < o.nnames; i++) {
+    size_t nnames, nids;
+    char **names = harness_devshm_names(prefix, 64, &nnames);
+    int *ids = harness_sysv_ids_created_by(getpid(), 64, &nids);
+    for (size_t i = 0; i < nnames; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "/dev/shm/%s", o.names[i]);
+        snprintf(path, sizeof path, "/dev/shm/%s", names[i]);
         unlink(path);
-        harness_fail(__FILE__, __LINE__, "%s left posix:/%s behind (removed)", test, o.names[i]);
+        harness_fail(__FILE__, __LINE__, "%s left posix:/%s behind (removed)", test, names[i]);
     }
-    for (size_t i = 0; i < o.nids; i++) {
-        shmctl(o.ids[i], IPC_RMID, NULL);
-        harness_fail(__FILE__, __LINE__, "%s left sysv:id=%d behind (removed)", test, o.ids[i]);
+    for (size_t i = 0; i < nids; i++) {
+        shmctl(ids[i], IPC_RMID, NULL);
+        harness_fail(__FILE__, __LINE__, "%s left sysv:id=%d behind (removed)", test, ids[i]);
     }
-    if (o.nnames == 0 && o.nids == 0)
+    if (nnames == 0 && nids == 0)
         harness_pass();
+    harness_names_free(names, nnames);
+    free(ids);
 }
 
 /* ---------------------------------------------------------------- peers */
