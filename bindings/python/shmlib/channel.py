@@ -609,7 +609,34 @@ class Channel:
                 f"{self._max_message} bytes, {state}>")
 
 
-class Reservation:
+class _LoanBlock:
+    """The end of a with-block that lends ring memory, shared by
+    Reservation and Peek. A subclass has `_channel` and `_view` (what its
+    __enter__ returned), and ends the loan in _finish() with the library
+    call named in `_op` (the name the BufferError gives).
+
+    Normal exit releases the view, then calls _finish(). An exception
+    inside the block, or another view still alive (BufferError instead of
+    the call), abandons the loan: it stays with the Channel, inactive."""
+
+    __slots__ = ()
+
+    def __exit__(self, exc_type, exc, tb):
+        view = self._view
+        if exc_type is not None:
+            with contextlib.suppress(BufferError):
+                view.release()
+            self._channel._abandon()
+            return
+        try:
+            view.release()
+        except BufferError:  # something exported from the view itself
+            self._channel._abandon()
+            raise self._channel._views_error(self._op) from None
+        self._finish()
+
+
+class Reservation(_LoanBlock):
     """What Channel.reserve(size) returns; its with-block gives a writable
     memoryview of `size` bytes in the ring.
 
@@ -642,22 +669,13 @@ class Reservation:
         self._view = self._channel._reserve_view(self._size, self._timeout)
         return self._view
 
-    def __exit__(self, exc_type, exc, tb):
-        view = self._view
-        if exc_type is not None:
-            with contextlib.suppress(BufferError):
-                view.release()
-            self._channel._abandon()
-            return
-        try:
-            view.release()
-        except BufferError:  # something exported from `buf` itself
-            self._channel._abandon()
-            raise self._channel._views_error("chan_commit") from None
+    _op = "chan_commit"
+
+    def _finish(self):
         self._channel._commit(self.length)
 
 
-class Peek:
+class Peek(_LoanBlock):
     """What Channel.peek() returns; its with-block gives the next message
     as a read-only memoryview into the ring.
 
@@ -682,18 +700,9 @@ class Peek:
         self._view = self._channel._peek_view(self._timeout)
         return self._view
 
-    def __exit__(self, exc_type, exc, tb):
-        view = self._view
-        if exc_type is not None:
-            with contextlib.suppress(BufferError):
-                view.release()
-            self._channel._abandon()
-            return
-        try:
-            view.release()
-        except BufferError:
-            self._channel._abandon()
-            raise self._channel._views_error("chan_release") from None
+    _op = "chan_release"
+
+    def _finish(self):
         self._channel._release_held()
 
 
