@@ -59,7 +59,7 @@ $(LIB): $(GO_SRC)
 $(PYLIB): $(LIB)
 	cp $(LIB) $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/c/%: bindings/c/tests/%.c $(LIB) include/shmlib.h
+$(BUILD)/c/%: bindings/c/tests/%.c bindings/c/tests/harness.h $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
 
