@@ -3,15 +3,17 @@
 // A key is a short printable string that one process hands to another on a
 // command line, in a file or in the environment:
 //
-//	posix:/NAME    a POSIX object, the file /dev/shm/NAME (also written /NAME)
-//	sysv:key=K     a System V segment by IPC key, hex (0x...) or decimal
-//	sysv:id=N      a System V segment by shmid
+//	posix:/NAME         a POSIX object, the file /dev/shm/NAME (also written /NAME)
+//	sysv:key=K          a System V segment by IPC key, hex (0x...) or decimal
+//	sysv:id=N           a System V segment by shmid
+//	memfd:pid=P,fd=F    a memfd held as descriptor F by process P
 //
 // and, only when creating, forms that let the library choose:
 //
 //	"" or posix:   a POSIX object with a generated name
 //	sysv:          a System V segment with a random key
 //	sysv:private   an IPC_PRIVATE System V segment (named by id afterwards)
+//	memfd:         a memfd (named by its holder's pid and descriptor)
 //
 // The package knows nothing of the kernel: it only reads and writes strings.
 package keys
@@ -29,6 +31,7 @@ type Backend uint8
 const (
 	Posix Backend = 1
 	SysV  Backend = 2
+	Memfd Backend = 3
 )
 
 func (b Backend) String() string {
@@ -37,6 +40,8 @@ func (b Backend) String() string {
 		return "posix"
 	case SysV:
 		return "sysv"
+	case Memfd:
+		return "memfd"
 	}
 	return "unknown"
 }
@@ -48,8 +53,9 @@ const (
 	Name    Form = iota // posix:/NAME
 	IPCKey              // sysv:key=K
 	ID                  // sysv:id=N
-	Auto                // posix: or sysv: (create only: the library picks)
+	Auto                // posix:, sysv: or memfd: (create only: the library picks)
 	Private             // sysv:private (create only: IPC_PRIVATE)
+	Held                // memfd:pid=P,fd=F
 )
 
 // MaxName is the longest POSIX name, in bytes, without the leading slash:
@@ -63,6 +69,8 @@ type Key struct {
 	Name    string // Posix, Form Name: the file name in /dev/shm, no slash
 	IPCKey  uint32 // SysV, Form IPCKey: never 0 (0 is IPC_PRIVATE)
 	ID      int32  // SysV, Form ID: the shmid, >= 0
+	PID     int32  // Memfd, Form Held: the holding process, > 0
+	FD      int32  // Memfd, Form Held: its descriptor, >= 0
 }
 
 // ErrSyntax is wrapped by every error Parse returns.
@@ -90,6 +98,9 @@ func ForIPCKey(k uint32) Key { return Key{Backend: SysV, Form: IPCKey, IPCKey: k
 // ForID returns the key of the System V segment with shmid id.
 func ForID(id int32) Key { return Key{Backend: SysV, Form: ID, ID: id} }
 
+// ForMemfd returns the key of the memfd that process pid holds as fd.
+func ForMemfd(pid, fd int32) Key { return Key{Backend: Memfd, Form: Held, PID: pid, FD: fd} }
+
 // CreateOnly reports whether the key only makes sense for create: the
 // library picks the actual segment, so there is nothing yet to attach to.
 func (k Key) CreateOnly() bool { return k.Form == Auto || k.Form == Private }
@@ -109,6 +120,10 @@ func (k Key) String() string {
 		return "sysv:"
 	case k.Backend == SysV && k.Form == Private:
 		return "sysv:private"
+	case k.Backend == Memfd && k.Form == Held:
+		return "memfd:pid=" + strconv.FormatInt(int64(k.PID), 10) + ",fd=" + strconv.FormatInt(int64(k.FD), 10)
+	case k.Backend == Memfd && k.Form == Auto:
+		return "memfd:"
 	}
 	return "invalid"
 }
@@ -136,8 +151,39 @@ func Parse(s string) (Key, error) {
 		return parseID(s, s[len("sysv:id="):])
 	case strings.HasPrefix(s, "sysv:"):
 		return Key{}, syntaxErr(s, "a System V key is sysv:key=K, sysv:id=N, sysv: or sysv:private")
+	case s == "memfd:":
+		return Key{Backend: Memfd, Form: Auto}, nil
+	case strings.HasPrefix(s, "memfd:"):
+		return parseMemfd(s, s[len("memfd:"):])
 	}
-	return Key{}, syntaxErr(s, "a key starts with posix:/, /, or sysv:")
+	return Key{}, syntaxErr(s, "a key starts with posix:/, /, sysv: or memfd:")
+}
+
+// parseMemfd reads "pid=P,fd=F", both decimal, in that order.
+func parseMemfd(s, rest string) (Key, error) {
+	pidText, fdText, ok := strings.Cut(rest, ",")
+	pidText, okPid := strings.CutPrefix(pidText, "pid=")
+	fdText, okFD := strings.CutPrefix(fdText, "fd=")
+	if !ok || !okPid || !okFD {
+		return Key{}, syntaxErr(s, "a memfd key is memfd:pid=P,fd=F (or memfd: to create one)")
+	}
+	pid, err := parseDecimal(pidText)
+	if err != nil || pid == 0 {
+		return Key{}, syntaxErr(s, "the pid %q is not a positive decimal number below 2^31", pidText)
+	}
+	fd, err := parseDecimal(fdText)
+	if err != nil {
+		return Key{}, syntaxErr(s, "the descriptor %q is not a non-negative decimal number below 2^31", fdText)
+	}
+	return ForMemfd(int32(pid), int32(fd)), nil
+}
+
+// parseDecimal accepts a decimal number below 2^31 and nothing else.
+func parseDecimal(num string) (uint64, error) {
+	if num == "" || num[0] < '0' || num[0] > '9' {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseUint(num, 10, 31)
 }
 
 func parsePosixName(s, name string) (Key, error) {
@@ -168,10 +214,7 @@ func parseIPCKey(s, num string) (Key, error) {
 }
 
 func parseID(s, num string) (Key, error) {
-	if num == "" || num[0] < '0' || num[0] > '9' {
-		return Key{}, syntaxErr(s, "the shmid %q is not a non-negative decimal number", num)
-	}
-	v, err := strconv.ParseUint(num, 10, 31)
+	v, err := parseDecimal(num)
 	if err != nil {
 		return Key{}, syntaxErr(s, "the shmid %q is not a non-negative decimal number below 2^31", num)
 	}

@@ -26,6 +26,9 @@ func TestParseValid(t *testing.T) {
 		{"sysv:id=0", "sysv:id=0", ForID(0)},
 		{"sysv:id=131075", "sysv:id=131075", ForID(131075)},
 		{"sysv:id=2147483647", "sysv:id=2147483647", ForID(2147483647)},
+		{"memfd:", "memfd:", Key{Backend: Memfd, Form: Auto}},
+		{"memfd:pid=1234,fd=7", "memfd:pid=1234,fd=7", ForMemfd(1234, 7)},
+		{"memfd:pid=1,fd=0", "memfd:pid=1,fd=0", ForMemfd(1, 0)},
 	}
 	for _, c := range cases {
 		k, err := Parse(c.in)
@@ -89,8 +92,8 @@ func TestParseInvalid(t *testing.T) {
 
 func TestCreateOnly(t *testing.T) {
 	for in, want := range map[string]bool{
-		"": true, "posix:": true, "sysv:": true, "sysv:private": true,
-		"posix:/x": false, "sysv:key=1": false, "sysv:id=1": false,
+		"": true, "posix:": true, "sysv:": true, "sysv:private": true, "memfd:": true,
+		"posix:/x": false, "sysv:key=1": false, "sysv:id=1": false, "memfd:pid=1,fd=2": false,
 	} {
 		k, err := Parse(in)
 		if err != nil {
@@ -107,7 +110,8 @@ func TestCreateOnly(t *testing.T) {
 // parses back to the same thing.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "posix:", "posix:/x", "/x", "sysv:", "sysv:private",
-		"sysv:key=0x1", "sysv:key=42", "sysv:id=7", "posix:/a/b", "sysv:key=0x", "\xff"} {
+		"sysv:key=0x1", "sysv:key=42", "sysv:id=7", "posix:/a/b", "sysv:key=0x", "\xff",
+		"memfd:", "memfd:pid=9,fd=3"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

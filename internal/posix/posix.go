@@ -97,15 +97,25 @@ type MapOptions struct {
 // Map maps the whole object and returns its address and size.
 // The descriptor is closed before Map returns: the mapping holds the object.
 func Map(name string, opt MapOptions) (unsafe.Pointer, int64, error) {
-	oflag, prot := unix.O_RDWR, unix.PROT_READ|unix.PROT_WRITE
+	oflag := unix.O_RDWR
 	if opt.ReadOnly {
-		oflag, prot = unix.O_RDONLY, unix.PROT_READ
+		oflag = unix.O_RDONLY
 	}
 	fd, err := openShm(name, oflag|openFlags, 0)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer closeFd(fd)
+	return MapFd(fd, opt)
+}
+
+// MapFd maps the whole shared memory file fd refers to (a /dev/shm object
+// or a memfd) and returns its address and size. fd stays open.
+func MapFd(fd int, opt MapOptions) (unsafe.Pointer, int64, error) {
+	prot := unix.PROT_READ | unix.PROT_WRITE
+	if opt.ReadOnly {
+		prot = unix.PROT_READ
+	}
 	var st unix.Stat_t
 	if err := fstat(fd, &st); err != nil {
 		return nil, 0, err

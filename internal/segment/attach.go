@@ -55,10 +55,13 @@ func Map(key string, opt AttachOptions) (Mapping, error) {
 		return Mapping{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
 	}
 	var m *mapping
-	if k.Backend == keys.Posix {
+	switch k.Backend {
+	case keys.Posix:
 		m, err = attachPosix(shown, k, opt)
-	} else {
+	case keys.SysV:
 		m, err = attachSysV(shown, k, opt)
+	case keys.Memfd:
+		m, err = mapMemfd(shown, k, opt)
 	}
 	if err != nil {
 		return Mapping{}, err
@@ -204,8 +207,8 @@ func Detach(addr unsafe.Pointer) error {
 }
 
 func unmap(m *mapping) error {
-	if m.key.Backend == keys.Posix {
-		return posix.Unmap(m.addr, int64(m.size))
+	if m.key.Backend == keys.SysV {
+		return sysv.Detach(m.addr, m.size)
 	}
-	return sysv.Detach(m.addr, m.size)
+	return posix.Unmap(m.addr, int64(m.size)) // POSIX objects and memfds
 }

@@ -61,8 +61,11 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	if opt.Mode == 0 {
 		opt.Mode = DefaultMode
 	}
-	if k.Backend == keys.Posix {
+	switch k.Backend {
+	case keys.Posix:
 		return createPosix(shown, k, size, opt)
+	case keys.Memfd:
+		return createMemfd(shown, k, size, opt)
 	}
 	return createSysV(shown, k, size, opt)
 }

@@ -17,10 +17,13 @@ func Destroy(key string) error {
 	if err != nil {
 		return err
 	}
-	if k.Backend == keys.Posix {
+	switch k.Backend {
+	case keys.Posix:
 		err = posix.Unlink(k.Name)
-	} else {
+	case keys.SysV:
 		err = destroySysV(k)
+	case keys.Memfd:
+		return destroyMemfd(k.String(), k)
 	}
 	if err == nil {
 		return nil

@@ -17,6 +17,13 @@ func Head(info *Info, n int) []byte {
 	if info.Size < uint64(n) {
 		return nil
 	}
+	if info.Backend == keys.Memfd {
+		k, err := keys.Parse(info.Key)
+		if err != nil {
+			return nil
+		}
+		return headMemfd(k, n)
+	}
 	if info.Backend == keys.Posix {
 		b, err := posix.ReadHead(info.Key[len("posix:/"):], n)
 		if err != nil {

@@ -38,6 +38,9 @@ func Stat(key string) (Info, error) {
 	if err == nil {
 		return info, nil
 	}
+	if k.Backend == keys.Memfd {
+		return Info{}, memfdError(op, k.String(), k, err)
+	}
 	e := osError(op, k.String(), err)
 	switch {
 	case errors.Is(err, posix.ErrNotObject):
@@ -49,6 +52,9 @@ func Stat(key string) (Info, error) {
 }
 
 func stat(k keys.Key) (Info, error) {
+	if k.Backend == keys.Memfd {
+		return statMemfd(k)
+	}
 	if k.Backend == keys.Posix {
 		st, err := posix.Stat(k.Name)
 		if err != nil {
@@ -87,7 +93,8 @@ func statFromProc(id int, statErr error) (Info, error) {
 	return Info{}, statErr
 }
 
-// List describes every segment the caller can see. See shmlib_list.
+// List describes every segment the caller can see: POSIX objects, System V
+// segments, then the memfds this process holds. See shmlib_list.
 func List() ([]Info, error) {
 	objects, err := posix.List()
 	if err != nil {
@@ -104,7 +111,7 @@ func List() ([]Info, error) {
 	for i := range segs {
 		infos = append(infos, sysvInfo(segs[i].ID, &segs[i].Desc))
 	}
-	return infos, nil
+	return append(infos, listMemfds()...), nil
 }
 
 func posixInfo(name string, st *unix.Stat_t) Info {

@@ -1,0 +1,46 @@
+package memfd
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Send passes a descriptor of the memfd fd over the Unix socket sock
+// (SCM_RIGHTS), with one byte of data so that the message is never empty.
+func Send(sock, fd int) error {
+	if err := unix.Sendmsg(sock, []byte{'m'}, unix.UnixRights(fd), nil, 0); err != nil {
+		return os.NewSyscallError("sendmsg", err)
+	}
+	return nil
+}
+
+// ErrNoDescriptor: a message came, but without exactly one descriptor.
+var ErrNoDescriptor = errors.New("the message carried no memfd descriptor")
+
+// Receive waits for a descriptor sent by Send on the Unix socket sock and
+// returns it (close-on-exec), once checked to be a memfd segment.
+func Receive(sock int) (int, error) {
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(sock, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("recvmsg", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, ErrNoDescriptor
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return -1, ErrNoDescriptor
+	}
+	if err := Check(fds[0]); err != nil {
+		unix.Close(fds[0])
+		return -1, err
+	}
+	return fds[0], nil
+}
