@@ -14,6 +14,7 @@ type Backend string
 const (
 	POSIX Backend = "posix" // a file in /dev/shm (shm_open)
 	SysV  Backend = "sysv"  // a System V segment (shmget)
+	Memfd Backend = "memfd" // a memfd held by a process (memfd_create); see SendMemfd
 )
 
 // Info is what the kernel knows of a segment. Fields a backend does not
