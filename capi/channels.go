@@ -51,7 +51,7 @@ func timeout(ns C.int64_t) time.Duration {
 	return time.Duration(ns)
 }
 
-const chanCreateFlags = C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE
+const chanCreateFlags = C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE | C.SHMLIB_DESTROY_ON_EXIT
 
 //export shmlib_go_chan_create
 func shmlib_go_chan_create(key *C.char, capacity C.uint64_t, mode, flags C.uint32_t, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
@@ -75,9 +75,10 @@ func shmlib_go_chan_create(key *C.char, capacity C.uint64_t, mode, flags C.uint3
 		}
 		var err error
 		made, err = channel.Create(k, uint64(capacity), channel.CreateOptions{
-			Mode:    uint32(mode),
-			HugeTLB: flags&C.SHMLIB_HUGETLB != 0,
-			Sparse:  flags&C.SHMLIB_SPARSE != 0,
+			Mode:          uint32(mode),
+			HugeTLB:       flags&C.SHMLIB_HUGETLB != 0,
+			Sparse:        flags&C.SHMLIB_SPARSE != 0,
+			DestroyOnExit: flags&C.SHMLIB_DESTROY_ON_EXIT != 0,
 		})
 		if err != nil {
 			return fail(err)

@@ -32,7 +32,7 @@ func shmlib_go_ftok(path *C.char, projID C.int, outKey *C.char, outKeyLen C.size
 	})
 }
 
-const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE
+const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE | C.SHMLIB_DESTROY_ON_EXIT
 
 //export shmlib_go_create
 func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
@@ -58,10 +58,11 @@ func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outK
 		}
 		var err error
 		made, err = segment.Create(k, uint64(size), segment.CreateOptions{
-			Mode:         uint32(mode),
-			OpenExisting: flags&C.SHMLIB_OPEN_EXISTING != 0,
-			HugeTLB:      flags&C.SHMLIB_HUGETLB != 0,
-			Sparse:       flags&C.SHMLIB_SPARSE != 0,
+			Mode:          uint32(mode),
+			OpenExisting:  flags&C.SHMLIB_OPEN_EXISTING != 0,
+			HugeTLB:       flags&C.SHMLIB_HUGETLB != 0,
+			Sparse:        flags&C.SHMLIB_SPARSE != 0,
+			DestroyOnExit: flags&C.SHMLIB_DESTROY_ON_EXIT != 0,
 		})
 		if err != nil {
 			return fail(err)
@@ -197,6 +198,49 @@ func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t)
 				Msg: "more segments exist than out_items holds; *out_count says how many"})
 		}
 		return C.SHMLIB_OK
+	})
+}
+
+//export shmlib_go_destroy_at_exit
+func shmlib_go_destroy_at_exit() {
+	call("exit", func() C.int {
+		segment.DestroyAtExit()
+		return C.SHMLIB_OK
+	})
+}
+
+//export shmlib_go_memfd_send
+func shmlib_go_memfd_send(sock C.int, key *C.char) C.int {
+	const op = "memfd_send"
+	return call(op, func() C.int {
+		k, rc := goString(op, "the key", key)
+		if rc != C.SHMLIB_OK {
+			return rc
+		}
+		return result(segment.SendMemfd(int(sock), k))
+	})
+}
+
+//export shmlib_go_memfd_recv
+func shmlib_go_memfd_recv(sock C.int, outKey *C.char, outKeyLen C.size_t) (rc C.int) {
+	const op = "memfd_recv"
+	// A key the caller cannot be given is a descriptor it cannot close:
+	// let it go again, as create does with a segment.
+	var got string
+	defer func() {
+		if rc < 0 && got != "" {
+			segment.Destroy(got)
+		}
+	}()
+	return call(op, func() C.int {
+		if outKey == nil {
+			return invalid(op, "", "out_key is NULL")
+		}
+		var err error
+		if got, err = segment.ReceiveMemfd(int(sock)); err != nil {
+			return fail(err)
+		}
+		return putString(op, "", got, outKey, outKeyLen)
 	})
 }
 

@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shmlib.h"
@@ -22,9 +23,19 @@ static volatile int in_forked_child;
 
 static void mark_forked_child(void) { in_forked_child = 1; }
 
-__attribute__((constructor)) static void install_fork_guard(void)
+/* Segments created with SHMLIB_DESTROY_ON_EXIT go as the process exits;
+ * not from a forked child, which exits with the parent's list but must not
+ * destroy the parent's segments (nor can it enter Go). */
+static void destroy_at_exit(void)
+{
+    if (!in_forked_child)
+        shmlib_go_destroy_at_exit();
+}
+
+__attribute__((constructor)) static void install_guards(void)
 {
     pthread_atfork(NULL, NULL, mark_forked_child);
+    atexit(destroy_at_exit);
 }
 
 /* During a C->Go call the goroutine stays on the caller's thread, so a
@@ -205,4 +216,16 @@ int shmlib_chan_release(shmlib_chan_t chan)
 {
     GUARD("chan_release");
     return shmlib_go_chan_release(chan);
+}
+
+int shmlib_memfd_send(int sock, const char *key)
+{
+    GUARD("memfd_send");
+    return shmlib_go_memfd_send(sock, (char *)key);
+}
+
+int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len)
+{
+    GUARD("memfd_recv");
+    return shmlib_go_memfd_recv(sock, out_key, out_key_len);
 }

@@ -3,12 +3,14 @@
  * C, Python and Go.
  *
  * libshm creates, attaches, detaches and destroys shared memory segments of
- * both kinds Linux offers:
+ * the kinds Linux offers:
  *
  *   - POSIX objects: files in /dev/shm, the very ones glibc's shm_open() and
  *     Python's multiprocessing.shared_memory use;
  *   - System V segments: shmget()/shmat()/shmdt()/shmctl(), the ones
- *     `ipcs -m` lists.
+ *     `ipcs -m` lists;
+ *   - memfd segments (memfd_create()), which have no global name and so
+ *     cannot outlive the processes that hold them: see MEMFD SEGMENTS.
  *
  * Every segment is named by a KEY, a short printable string that one process
  * can hand to another on a command line, in a file or in the environment.
@@ -50,16 +52,19 @@
  *                     number written in hex (0x5a01c0de) or decimal.
  *   sysv:id=N         a System V segment by its shmid N (decimal), the only
  *                     handle of a segment created with IPC_PRIVATE.
+ *   memfd:pid=P,fd=F  a memfd segment that process P holds as descriptor F.
  *
  * Only for shmlib_create(), where the library picks the name:
  *
  *   NULL, "" or "posix:"  a new POSIX object with a unique generated name.
  *   "sysv:"               a new System V segment with a unique random key.
  *   "sysv:private"        a new IPC_PRIVATE System V segment (key sysv:id=N).
+ *   "memfd:"              a new memfd segment held by this process.
  *
  * Keys the library returns are always canonical: "posix:/NAME",
- * "sysv:key=0x%08x" or "sysv:id=N". A key never exceeds SHMLIB_KEY_MAX bytes
- * including its terminating NUL, so a buffer of that size always suffices.
+ * "sysv:key=0x%08x", "sysv:id=N" or "memfd:pid=P,fd=F". A key never exceeds
+ * SHMLIB_KEY_MAX bytes including its terminating NUL, so a buffer of that
+ * size always suffices.
  *
  * ---------------------------------------------------------------------------
  * ERRORS
@@ -210,8 +215,11 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
                                         with SHMLIB_EEXIST (it must be at least `size` bytes) */
 #define SHMLIB_HUGETLB       0x0200u /* System V only: back the segment with huge pages
                                         (SHM_HUGETLB); SHMLIB_ENOTSUP where none are reserved */
-#define SHMLIB_SPARSE        0x0400u /* POSIX only: do not reserve the memory at create (see
-                                        shmlib_create); pages are allocated on first touch */
+#define SHMLIB_SPARSE        0x0400u /* POSIX and memfd: do not reserve the memory at create
+                                        (see shmlib_create); pages are allocated on first touch */
+#define SHMLIB_DESTROY_ON_EXIT 0x0800u /* destroy the segment when this process exits
+                                        normally, unless it was destroyed before (see
+                                        shmlib_create) */
 
 /* shmlib_attach() flags. */
 #define SHMLIB_RDONLY        0x0001u /* map read-only (PROT_READ / SHM_RDONLY); a write faults */
@@ -234,7 +242,8 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
  *         (/proc/sys/kernel/shmmax); POSIX to the free space of /dev/shm.
  * mode    permission bits, at most 0777; 0 means 0600 (owner read/write).
  *         The mode is applied exactly: the process umask does not narrow it.
- * flags   0, or SHMLIB_OPEN_EXISTING, SHMLIB_HUGETLB, SHMLIB_SPARSE or'ed.
+ * flags   0, or SHMLIB_OPEN_EXISTING, SHMLIB_HUGETLB, SHMLIB_SPARSE,
+ *         SHMLIB_DESTROY_ON_EXIT or'ed.
  * out_key receives the canonical key, NUL-terminated. May be NULL when key
  *         names the segment fully; required when the library chooses.
  *
@@ -249,6 +258,14 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
  *
  * A create that fails leaves nothing behind: no empty /dev/shm file, no
  * orphaned System V id. Creating does not attach: call shmlib_attach().
+ *
+ * SHMLIB_DESTROY_ON_EXIT makes the creator its owner: the segment is
+ * destroyed when this process exits normally (exit() or a return from
+ * main, also from a signal handler that calls exit()), unless something
+ * destroyed it before. An existing segment opened with SHMLIB_OPEN_EXISTING
+ * is not taken over. A process killed by a signal it does not catch (or by
+ * SIGKILL) runs no exit code at all: for memory that must go whatever
+ * happens, use a memfd segment.
  *
  * Returns 0 (created), SHMLIB_OPENED (opened, with SHMLIB_OPEN_EXISTING), or
  * SHMLIB_EINVAL (malformed key, size 0, mode above 0777, unknown flag, NULL
@@ -317,6 +334,7 @@ int shmlib_destroy(const char *key);
 
 #define SHMLIB_BACKEND_POSIX 1
 #define SHMLIB_BACKEND_SYSV  2
+#define SHMLIB_BACKEND_MEMFD 3
 
 /* shmlib_stat_t.flags */
 #define SHMLIB_STAT_DESTROYED 0x1u /* System V: marked for removal, still attached somewhere */
@@ -339,7 +357,7 @@ typedef struct shmlib_stat {
                            since the epoch, 0 if never */
     int64_t  dtime;     /* System V: last detach; 0 if never, always 0 for POSIX */
     int64_t  ctime;     /* last change of size, mode or owner; seconds since the epoch */
-    uint32_t backend;   /* SHMLIB_BACKEND_POSIX or SHMLIB_BACKEND_SYSV */
+    uint32_t backend;   /* SHMLIB_BACKEND_POSIX, _SYSV or _MEMFD */
     uint32_t mode;      /* permission bits, e.g. 0600 */
     uint32_t uid;       /* owner */
     uint32_t gid;
@@ -373,7 +391,9 @@ int shmlib_stat(const char *key, shmlib_stat_t *out_stat);
 
 /*
  * Lists every segment the caller can see, POSIX objects first (sorted by
- * name), then System V segments (sorted by shmid). Writes up to `capacity`
+ * name), then System V segments (sorted by shmid), then the memfd segments
+ * this process holds (by descriptor; another process's memfds have no name
+ * to be found by). Writes up to `capacity`
  * entries to out_items and the total number that exists to *out_count.
  *
  * To size a buffer, call with out_items NULL and capacity 0: it returns 0
@@ -385,6 +405,53 @@ int shmlib_stat(const char *key, shmlib_stat_t *out_stat);
  * `capacity` are written, *out_count tells how many there are), SHMLIB_EOS.
  */
 int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
+
+/* -------------------------------------------------------- memfd segments */
+
+/*
+ * MEMFD SEGMENTS have no name in any filesystem, so nothing can leak: a
+ * memfd lives while a process holds a descriptor of it or a mapping of it,
+ * and its memory goes when the last of these ends, also when its processes
+ * crash. shmlib_create("memfd:", ...) makes one, held by this process, with
+ * the key "memfd:pid=P,fd=F" (P this process, F the descriptor it holds).
+ *
+ *   - Another process of the same user (or root) attaches it by that key
+ *     while P lives, through /proc/P/fd/F, as its mode allows.
+ *   - Or P passes it over a Unix socket (shmlib_memfd_send); the receiver
+ *     then holds it too, under a key of its own (shmlib_memfd_recv), and
+ *     the segment lives on after P exits.
+ *   - shmlib_destroy(key) in the holding process closes its descriptor:
+ *     new attaches by that key fail; mappings, and other holders, go on.
+ *     Another process cannot destroy it (SHMLIB_EACCES).
+ *   - The segment is sealed against shrinking and growing: no process can
+ *     truncate it under another's mapping (the SIGBUS trap of POSIX
+ *     objects). Its memory is reserved at create unless SHMLIB_SPARSE.
+ *
+ * Channels work on memfd segments as on the others (shmlib_chan_create
+ * with "memfd:"). SHMLIB_HUGETLB and SHMLIB_OPEN_EXISTING do not apply.
+ */
+
+/*
+ * Sends the memfd segment named by key, which this process holds, over the
+ * connected Unix socket sock (SCM_RIGHTS, with one byte of data). The
+ * segment stays held here too.
+ *
+ * Errors: SHMLIB_EINVAL (malformed key, or not a memfd this process holds),
+ * SHMLIB_EOS (the socket refused: e.g. not a Unix socket, or closed).
+ */
+int shmlib_memfd_send(int sock, const char *key);
+
+/*
+ * Waits for a memfd segment sent with shmlib_memfd_send on the connected
+ * Unix socket sock; this process then holds it, and out_key receives its
+ * key here ("memfd:pid=<this process>,fd=<the descriptor received>").
+ * Blocks as a read of the socket would (use poll first to bound it).
+ *
+ * Errors: SHMLIB_EINVAL (the message carried no descriptor, or not a memfd
+ * segment: it is closed, not kept), SHMLIB_ERANGE (out_key_len too small:
+ * the descriptor is closed again), SHMLIB_EOS (the socket failed).
+ */
+int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
 
 /* -------------------------------------------------------------- channels */
 
@@ -447,8 +514,8 @@ typedef uint64_t shmlib_chan_t;
 /*
  * Creates a segment holding an empty channel with a data area of at least
  * `capacity` bytes, and writes its key to out_key, as shmlib_create does
- * (same key forms, mode, and flags SHMLIB_HUGETLB and SHMLIB_SPARSE;
- * SHMLIB_OPEN_EXISTING is refused). The segment is capacity + 4096 bytes.
+ * (same key forms, mode, and flags SHMLIB_HUGETLB, SHMLIB_SPARSE and
+ * SHMLIB_DESTROY_ON_EXIT; SHMLIB_OPEN_EXISTING is refused). The segment is capacity + 4096 bytes.
  *
  * Errors: those of shmlib_create, and SHMLIB_EINVAL for capacity 0 or above
  * 8 GiB.

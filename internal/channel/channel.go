@@ -53,9 +53,10 @@ type Chan struct {
 
 // CreateOptions are the segment options a channel's segment is made with.
 type CreateOptions struct {
-	Mode    uint32
-	HugeTLB bool
-	Sparse  bool
+	Mode          uint32
+	HugeTLB       bool
+	Sparse        bool
+	DestroyOnExit bool
 }
 
 // Create makes a segment holding an empty channel of at least capacity
@@ -68,7 +69,7 @@ func Create(key string, capacity uint64, opt CreateOptions) (string, error) {
 	}
 	capacity = RoundCapacity(capacity)
 	made, err := segment.Create(key, SegmentSize(capacity), segment.CreateOptions{
-		Mode: opt.Mode, HugeTLB: opt.HugeTLB, Sparse: opt.Sparse,
+		Mode: opt.Mode, HugeTLB: opt.HugeTLB, Sparse: opt.Sparse, DestroyOnExit: opt.DestroyOnExit,
 	})
 	if err != nil {
 		return "", relabel(err, op)

@@ -28,6 +28,9 @@ type CreateOptions struct {
 	OpenExisting bool   // open an existing segment instead of failing
 	HugeTLB      bool   // System V: back with huge pages
 	Sparse       bool   // POSIX: do not reserve the memory at create
+	// DestroyOnExit: DestroyAtExit, which the C library runs as the
+	// process exits, destroys it (unless destroyed before).
+	DestroyOnExit bool
 }
 
 // Created is what Create made (or, with OpenExisting, found).
@@ -61,13 +64,21 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	if opt.Mode == 0 {
 		opt.Mode = DefaultMode
 	}
+	var made Created
 	switch k.Backend {
 	case keys.Posix:
-		return createPosix(shown, k, size, opt)
+		made, err = createPosix(shown, k, size, opt)
 	case keys.Memfd:
-		return createMemfd(shown, k, size, opt)
+		made, err = createMemfd(shown, k, size, opt)
+	default:
+		made, err = createSysV(shown, k, size, opt)
 	}
-	return createSysV(shown, k, size, opt)
+	// Only what this call made: an existing segment it merely opened is
+	// someone else's to destroy.
+	if err == nil && opt.DestroyOnExit && !made.Opened {
+		destroyAtExit(made.Key)
+	}
+	return made, err
 }
 
 func createPosix(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {

@@ -17,6 +17,7 @@ func Destroy(key string) error {
 	if err != nil {
 		return err
 	}
+	forgetAtExit(k.String())
 	switch k.Backend {
 	case keys.Posix:
 		err = posix.Unlink(k.Name)

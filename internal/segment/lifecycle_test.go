@@ -257,3 +257,28 @@ func TestSymlinkIsRefused(t *testing.T) {
 		t.Fatal("the symlink's target was written through")
 	}
 }
+
+// TestDestroyAtExit: what was created with DestroyOnExit goes at exit,
+// unless destroyed before; a segment created again under the same key by
+// someone else is not destroyed for it.
+func TestDestroyAtExit(t *testing.T) {
+	gone := mustCreate(t, "posix:", 1, CreateOptions{DestroyOnExit: true})
+	kept := mustCreate(t, "sysv:", 1, CreateOptions{})
+	again := uniquePosix(t)
+	if _, err := Create(again, 1, CreateOptions{DestroyOnExit: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Destroy(again); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, again, 1, CreateOptions{}) // someone else's now
+	DestroyAtExit()
+	if _, err := Stat(gone); !errors.Is(err, ErrNotExist) {
+		t.Errorf("%s survived DestroyAtExit: %v", gone, err)
+	}
+	for _, key := range []string{kept, again} {
+		if _, err := Stat(key); err != nil {
+			t.Errorf("DestroyAtExit destroyed %s, which was not its to destroy: %v", key, err)
+		}
+	}
+}
