@@ -83,6 +83,32 @@ def test_world_writable_sysv_segment_is_still_destroyed_by_its_owner_only(cleanu
     assert results["destroy"] == "PermissionDenied"
 
 
+def give_to_group(seg, gid):
+    """Makes gid the segment's group, as its owner may."""
+    if seg.key.startswith("posix:"):
+        os.chown("/dev/shm/" + shmlib.posix_name(seg.key), -1, gid)
+        return
+    sysv_ipc = pytest.importorskip("sysv_ipc", reason="changing a System V segment's group uses IPC_SET through sysv_ipc")
+    shm = sysv_ipc.SharedMemory(shmlib.stat(seg.key).ipc_key)  # attaches it
+    shm.gid = gid
+    shm.detach()
+
+
+@needs_root
+@pytest.mark.parametrize("backend", ["posix", "sysv"])
+def test_group_member_attaches_read_only_only(backend, cleanup):
+    # 0640 and a group the other user is in: read, not write.
+    seg = cleanup(shmlib.create(64, backend=backend, mode=0o640))
+    give_to_group(seg, NOBODY)
+    results = as_nobody(seg.key)
+    assert results["attach"] == "PermissionDenied"
+    assert results["attach_readonly"] == "ok"
+    assert results["destroy"] == "PermissionDenied"
+    # Without the group, not even that.
+    give_to_group(seg, 0)
+    assert as_nobody(seg.key)["attach_readonly"] == "PermissionDenied"
+
+
 def test_mode_zero_refuses_even_the_owner(posix_key):
     # create() takes mode 0 as 0600, so take the bits away afterwards.
     shmlib.create_detached(64, posix_key)
