@@ -1,4 +1,4 @@
-"""shmlib: shared memory segments (POSIX and System V) through libshm.
+"""shmlib: shared memory segments (POSIX, System V and memfd) through libshm.
 
     import shmlib
 
@@ -11,6 +11,11 @@
 Channels carry messages from one process to another through a segment:
 create_channel(capacity) -> key, then open_channel(key, "producer") in one
 process and open_channel(key, "consumer") in another (see channel.py).
+
+memfd segments (create(size, backend="memfd")) have no global name and
+cannot leak: they go when the last process holding or mapping one does.
+send_memfd(sock, key) and recv_memfd(sock) pass one over a Unix socket
+(see memfd.py).
 
 libshm is loaded by the first call (not by the import) from
 $SHMLIB_LIBRARY, else the libshm.so bundled in this package, else the
@@ -28,6 +33,7 @@ from .errors import (AlreadyExists, BufferTooSmall, Busy, Corrupt,
                      Timeout, strerror)
 from .info import SegmentInfo, list_segments, stat
 from .keys import ftok, posix_key, posix_name
+from .memfd import recv_memfd, send_memfd
 from .segment import Segment, attach, create, create_detached, destroy
 
 __version__ = "0.1.0"
@@ -53,5 +59,6 @@ __all__ = [
     "PermissionDenied", "Reservation", "Segment", "SegmentInfo", "Timeout",
     "attach", "create", "create_channel", "create_detached", "destroy",
     "ftok", "library_path", "library_version", "list_segments",
-    "open_channel", "posix_key", "posix_name", "stat", "strerror",
+    "open_channel", "posix_key", "posix_name", "recv_memfd", "send_memfd",
+    "stat", "strerror",
 ]

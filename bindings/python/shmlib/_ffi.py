@@ -53,6 +53,7 @@ OPENED = 1
 OPEN_EXISTING = 0x0100
 HUGETLB = 0x0200
 SPARSE = 0x0400
+DESTROY_ON_EXIT = 0x0800  # not used: create(destroy_on_exit=) is an atexit handler
 
 # shmlib_attach() flags.
 RDONLY = 0x0001
@@ -62,6 +63,7 @@ FIXED = 0x0008
 
 BACKEND_POSIX = 1
 BACKEND_SYSV = 2
+BACKEND_MEMFD = 3
 
 STAT_DESTROYED = 0x1
 STAT_LOCKED = 0x2
@@ -149,6 +151,8 @@ PROTOTYPES = {
     "shmlib_destroy": (c_int, [c_char_p]),
     "shmlib_stat": (c_int, [c_char_p, POINTER(Stat)]),
     "shmlib_list": (c_int, [POINTER(Stat), c_size_t, POINTER(c_size_t)]),
+    "shmlib_memfd_send": (c_int, [c_int, c_char_p]),
+    "shmlib_memfd_recv": (c_int, [c_int, POINTER(c_char), c_size_t]),
     "shmlib_chan_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,
                                    POINTER(c_char), c_size_t]),
     "shmlib_chan_open": (c_int, [c_char_p, c_int, POINTER(chan_t)]),

@@ -1,6 +1,12 @@
 """`python3 -m shmlib`: list, inspect, create, remove, read and write
 segments from a shell.
 
+memfd segments have no global name: `ls` lists only those the listing
+process holds, so `python3 -m shmlib ls` (a process of its own) never shows
+any; main(["ls"]) called in a program that holds memfds shows them.
+`info`, `cat` and `write` reach another process's memfd by its key
+(memfd:pid=P,fd=F) while P lives.
+
 Exit status: 0 success, 1 the library (or the operation) failed, 2 bad usage.
 Messages go to stderr; --json gives machine-readable output on stdout.
 """
@@ -134,6 +140,7 @@ def cmd_info(args):
     creator = _dash(info.cpid)
     if alive is not None:
         creator += " (running)" if alive else " (exited)"
+    memfd = info.backend == "memfd"
     lines = [
         ("key", info.key),
         ("backend", info.backend),
@@ -142,7 +149,7 @@ def cmd_info(args):
         ("owner", f"{_user(info.uid)}:{_group(info.gid)}"),
         ("creator", f"{_user(info.cuid)}:{_group(info.cgid)}"),
         ("attached", _dash(info.nattach)),
-        ("creator pid", creator),
+        ("holder pid" if memfd else "creator pid", creator),
         ("last pid", _dash(info.lpid)),
         ("shmid", _dash(info.shmid)),
         ("ipc key", "-" if info.ipc_key is None else f"0x{info.ipc_key:08x}"),
@@ -161,6 +168,12 @@ def cmd_info(args):
 
 
 def cmd_create(args):
+    if args.key is not None and args.key.startswith("memfd:"):
+        print("shmlib create: a memfd segment lives only while a process "
+              "holds it, and this command exits at once; create it in the "
+              "program that uses it (shmlib.create(size, backend=\"memfd\"))",
+              file=sys.stderr)
+        return 2
     key = shmlib.create_detached(args.size, args.key,
                                  backend="sysv" if args.sysv else None,
                                  mode=args.mode)
@@ -214,9 +227,9 @@ class _Version(argparse.Action):
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python3 -m shmlib",
-        description="Shared memory segments (POSIX and System V) through "
-                    "libshm. Keys: posix:/NAME or /NAME, sysv:key=K, "
-                    "sysv:id=N.",
+        description="Shared memory segments (POSIX, System V and memfd) "
+                    "through libshm. Keys: posix:/NAME or /NAME, sysv:key=K, "
+                    "sysv:id=N, memfd:pid=P,fd=F.",
         epilog="Exit status: 0 success, 1 failure, 2 bad usage.")
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the package's and libshm's versions")
@@ -224,11 +237,16 @@ def _parser():
                                      metavar="COMMAND")
 
     ls = commands.add_parser(
-        "ls", help="list every segment, POSIX and System V",
+        "ls", help="list every POSIX and System V segment, and the memfd "
+                   "segments this process holds",
         description="List segments: key, size, mode, owner, attach count "
                     "and creator pid (System V only; '-' where the kernel "
                     "does not record it), whether the creator runs, and "
-                    "whether the segment holds a channel.")
+                    "whether the segment holds a channel. memfd segments "
+                    "are listed only if THIS process holds them (CPID is "
+                    "then the holder): other processes' memfds have no name "
+                    "to be found by, so this command, a process of its own, "
+                    "shows none. Look at one with `info memfd:pid=P,fd=F`.")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(run=cmd_ls)
 

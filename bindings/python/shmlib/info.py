@@ -7,7 +7,8 @@ from typing import Optional
 from . import _ffi, _fork, keys
 from .errors import check
 
-_BACKENDS = {_ffi.BACKEND_POSIX: "posix", _ffi.BACKEND_SYSV: "sysv"}
+_BACKENDS = {_ffi.BACKEND_POSIX: "posix", _ffi.BACKEND_SYSV: "sysv",
+             _ffi.BACKEND_MEMFD: "memfd"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,12 +16,14 @@ class SegmentInfo:
     """One segment as stat() and list_segments() see it.
 
     Fields a backend does not record are None: a POSIX object has no attach
-    count, creator pid, shmid or IPC key. Times are seconds since the
-    epoch, 0 for never.
+    count, creator pid, shmid or IPC key. A memfd segment is described as
+    a POSIX object is, but its `cpid` is the pid in its key: the process
+    that holds it under that key (its creator, or a process it was sent
+    to). Times are seconds since the epoch, 0 for never.
     """
 
     key: str                #: canonical key ("sysv:id=N" if keyless)
-    backend: str            #: "posix" or "sysv"
+    backend: str            #: "posix", "sysv" or "memfd"
     size: int               #: bytes
     mode: int               #: permission bits, e.g. 0o600
     uid: int                #: owner
@@ -28,7 +31,7 @@ class SegmentInfo:
     cuid: int               #: creator (the owner for POSIX)
     cgid: int
     nattach: Optional[int]  #: attaches in all processes (System V)
-    cpid: Optional[int]     #: creator's pid (System V)
+    cpid: Optional[int]     #: creator's pid (System V); holder's (memfd)
     lpid: Optional[int]     #: pid of the last attach or detach (System V)
     shmid: Optional[int]    #: System V id
     ipc_key: Optional[int]  #: System V IPC key, 0 for IPC_PRIVATE
@@ -43,6 +46,7 @@ class SegmentInfo:
     def _from_stat(cls, st):
         backend = _BACKENDS.get(st.backend, f"unknown({st.backend})")
         sysv = backend == "sysv"
+        memfd = backend == "memfd"
         return cls(
             key=keys.decode(st.key),
             backend=backend,
@@ -53,7 +57,7 @@ class SegmentInfo:
             cuid=st.cuid,
             cgid=st.cgid,
             nattach=st.nattach if sysv else None,
-            cpid=st.cpid if sysv else None,
+            cpid=st.cpid if sysv or memfd else None,
             lpid=st.lpid if sysv else None,
             shmid=st.shmid if sysv else None,
             ipc_key=st.ipc_key if sysv else None,
@@ -79,7 +83,9 @@ def stat(key):
 
 def list_segments():
     """Every segment this process can see: POSIX objects (by name), then
-    System V segments (by shmid), as a list of SegmentInfo."""
+    System V segments (by shmid), then the memfd segments THIS process
+    holds (by descriptor), as a list of SegmentInfo. Other processes'
+    memfds have no name to be found by: they are not listed."""
     if _fork.forked:
         _fork.refuse("list")
     count = ctypes.c_size_t()

@@ -85,7 +85,8 @@ class Segment:
 
     @property
     def key(self):
-        """The canonical key, e.g. "posix:/frames" or "sysv:key=0x5a01c0de"."""
+        """The canonical key, e.g. "posix:/frames", "sysv:key=0x5a01c0de" or
+        "memfd:pid=4242,fd=7"."""
         return self._key
 
     @property
@@ -256,14 +257,14 @@ def _creation_key(op, key, backend, mode):
     """The checks create() and create_channel() share: returns the key to
     create (None and `backend` make "posix:" or "sysv:", for the library to
     choose) as (key, the bytes the library takes)."""
-    if backend not in (None, "posix", "sysv"):
-        raise InvalidArgument(_ffi.EINVAL, f"{op}: backend must be 'posix' "
-                              f"or 'sysv', not {backend!r}")
+    if backend not in (None, "posix", "sysv", "memfd"):
+        raise InvalidArgument(_ffi.EINVAL, f"{op}: backend must be 'posix', "
+                              f"'sysv' or 'memfd', not {backend!r}")
     if key is None:
         key = (backend or "posix") + ":"
-    elif backend is not None:
-        is_sysv = key.startswith("sysv:") if isinstance(key, str) else None
-        if is_sysv is not None and is_sysv != (backend == "sysv"):
+    elif backend is not None and isinstance(key, str):
+        named = keys.backend_of(key)
+        if named is not None and named != backend:
             raise InvalidArgument(_ffi.EINVAL,
                                   f"{op} {key}: not a {backend} key")
     raw = keys.encode(key, op)
@@ -310,22 +311,27 @@ def create(size, key=None, *, backend=None, mode=0o600, open_existing=False,
     attached Segment.
 
     key            where: "posix:/NAME" (or "/NAME"), "sysv:key=K",
-                   "sysv:private"; None lets the library choose a unique
-                   name for `backend`.
-    backend        "posix" (the default) or "sysv"; only needed with key=None.
+                   "sysv:private", "memfd:"; None lets the library choose a
+                   unique name for `backend`.
+    backend        "posix" (the default), "sysv" or "memfd"; only needed
+                   with key=None. A memfd segment has no global name: it is
+                   held by this process (key "memfd:pid=P,fd=F") and goes
+                   when its last holder and mapping do; see send_memfd().
     mode           permission bits, applied exactly (the umask does not
                    narrow them).
     open_existing  if the segment exists (and is at least `size` bytes),
                    attach it instead of raising AlreadyExists;
                    Segment.created tells which happened.
     hugetlb        System V only: back it with huge pages.
-    sparse         POSIX only: do not reserve the memory now (a full
+    sparse         POSIX and memfd: do not reserve the memory now (a full
                    /dev/shm then faults on first touch instead of failing
                    here).
     destroy_on_exit  destroy the segment when this process exits normally.
 
     Nothing is ever destroyed unless asked: the segment outlives this
-    process unless destroy() is called or destroy_on_exit is set.
+    process unless destroy() is called or destroy_on_exit is set. A memfd
+    segment is the exception: it cannot outlive the processes that hold or
+    map it (destroy() still lets go of this process's hold early).
     """
     key, opened = _create_key(size, key, backend, mode, open_existing,
                               hugetlb, sparse)
@@ -375,6 +381,11 @@ def destroy(key):
     Mappings that exist keep working until detached; the kernel frees the
     memory after the last one. Any process the mode allows may destroy.
     Raises NotFound if there is no such segment (or it is destroyed).
+
+    A memfd key ("memfd:pid=P,fd=F") is destroyed only by process P, and
+    destroy there closes P's hold: new attaches by that key fail, while
+    mappings and other holders (processes it was sent to) go on. Any other
+    process gets PermissionDenied.
     """
     raw = keys.encode(key, "destroy")
     if _fork.forked:
