@@ -56,6 +56,13 @@ type proc struct {
 // (tests/peers/PROTOCOL.md). It is killed, if still running, when t ends.
 func start(t *testing.T, l lang, words ...any) *proc {
 	t.Helper()
+	return startWith(t, l, nil, words...)
+}
+
+// startWith is start with files handed down to the peer as descriptors 3,
+// 4...: how a test gives two peers the ends of a Unix socket.
+func startWith(t *testing.T, l lang, files []*os.File, words ...any) *proc {
+	t.Helper()
 	script := make([]string, len(words))
 	for i, w := range words {
 		script[i] = fmt.Sprint(w)
@@ -83,6 +90,7 @@ func start(t *testing.T, l lang, words ...any) *proc {
 		t.Fatalf("unknown language %q", l)
 	}
 	cmd.WaitDelay = time.Second
+	cmd.ExtraFiles = files
 	// The buffer lets the reader stamp each line as it comes, whether or
 	// not the test is reading yet: tests time the gaps between lines.
 	p := &proc{t: t, name: fmt.Sprintf("%s peer %q", l, strings.Join(script, " ")), ctx: ctx,

@@ -480,15 +480,29 @@ static int listed(const char *key)
     }
 }
 
+/* The key of the last "created" or "memfd-received" line: an argument "@"
+ * stands for it, for keys that only exist once made (memfd:pid=P,fd=F). */
+static char last_key[SHMLIB_KEY_MAX];
+
+static const char *key_arg(const char *arg)
+{
+    if (strcmp(arg, "@") != 0)
+        return arg;
+    if (last_key[0] == '\0')
+        usage("%s: no key made yet", arg);
+    return last_key;
+}
+
 /* Runs argv[i] with its arguments; returns the index of the next command. */
 static int run(int argc, char **argv, int i)
 {
     const char *cmd = argv[i];
-#define ARG(n) (i + (n) < argc ? argv[i + (n)] : (usage("missing argument to %s", cmd), ""))
+#define ARG(n) key_arg(i + (n) < argc ? argv[i + (n)] : (usage("missing argument to %s", cmd), ""))
     if (strcmp(cmd, "create") == 0) {
         char key[SHMLIB_KEY_MAX];
         check(shmlib_create(ARG(1), (uint64_t)number(ARG(2), 0, INT64_MAX), 0600, 0, key, sizeof key));
         printf("created %s\n", key);
+        snprintf(last_key, sizeof last_key, "%s", key);
         return i + 3;
     }
     if (strcmp(cmd, "attach") == 0 || strcmp(cmd, "attach-ro") == 0) {
@@ -543,7 +557,20 @@ static int run(int argc, char **argv, int i)
         check(shmlib_stat(ARG(1), &st));
         printf("stat size=%llu nattach=%lld backend=%s\n", (unsigned long long)st.size,
                (long long)st.nattach, st.backend == SHMLIB_BACKEND_POSIX ? "posix"
-                                      : st.backend == SHMLIB_BACKEND_SYSV ? "sysv" : "unknown");
+                                      : st.backend == SHMLIB_BACKEND_SYSV  ? "sysv"
+                                      : st.backend == SHMLIB_BACKEND_MEMFD ? "memfd" : "unknown");
+        return i + 2;
+    }
+    if (strcmp(cmd, "memfd-send") == 0) {
+        check(shmlib_memfd_send((int)number(ARG(1), 0, INT32_MAX), ARG(2)));
+        printf("memfd-sent\n");
+        return i + 3;
+    }
+    if (strcmp(cmd, "memfd-recv") == 0) {
+        char key[SHMLIB_KEY_MAX];
+        check(shmlib_memfd_recv((int)number(ARG(1), 0, INT32_MAX), key, sizeof key));
+        printf("memfd-received %s\n", key);
+        snprintf(last_key, sizeof last_key, "%s", key);
         return i + 2;
     }
     if (strcmp(cmd, "listed") == 0) {
@@ -588,6 +615,7 @@ static int run(int argc, char **argv, int i)
         char key[SHMLIB_KEY_MAX];
         check(shmlib_chan_create(ARG(1), (uint64_t)number(ARG(2), 0, INT64_MAX), 0600, 0, key, sizeof key));
         printf("created %s\n", key);
+        snprintf(last_key, sizeof last_key, "%s", key);
         return i + 3;
     }
     if (strcmp(cmd, "chan-open") == 0) {
@@ -709,6 +737,7 @@ static int arity(const char *cmd)
         {"chan-send", 2}, {"chan-put", 2}, {"chan-reserve", 2}, {"chan-recv", 1},
         {"chan-take", 1}, {"chan-peek", 1}, {"chan-stream", 2}, {"chan-drain", 2},
         {"chan-send-array", 3}, {"chan-recv-array", 1}, {"chan-close", 0},
+        {"memfd-send", 2}, {"memfd-recv", 1},
     };
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
         if (strcmp(table[k].name, cmd) == 0)

@@ -2,6 +2,9 @@ package peer
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"time"
 
 	"github.com/libshm/libshm/bindings/go/shmlib"
@@ -53,6 +56,43 @@ func (native) Listed(key string) (bool, error) {
 func (native) Ftok(path string, projID int) (string, error) {
 	key, err := shmlib.Ftok(path, projID)
 	return key, coded(err)
+}
+
+// MemfdSend and MemfdRecv take the socket as a descriptor, as the other
+// peers do; the package takes a *net.UnixConn, made here of a duplicate.
+func (native) MemfdSend(sock int, key string) error {
+	conn, err := unixConn(sock)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return coded(shmlib.SendMemfd(conn, key))
+}
+
+func (native) MemfdRecv(sock int) (string, error) {
+	conn, err := unixConn(sock)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	key, err := shmlib.ReceiveMemfd(conn)
+	return key, coded(err)
+}
+
+// unixConn is a connection on a duplicate of the Unix socket sock: sock
+// itself stays open, as in the peers that call libshm with it.
+func unixConn(sock int) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(sock), "socket")
+	conn, err := net.FileConn(f) // dups it
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("descriptor %d is not a Unix socket", sock)
+	}
+	return uc, nil
 }
 
 func (native) Strerror(code int) string { return shmlib.Code(code).Error() }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/libshm/libshm/tests/internal/pattern"
@@ -36,6 +37,10 @@ type Lib interface {
 	Ftok(path string, projID int) (string, error)
 	Strerror(code int) string
 	Version() string
+	// MemfdSend and MemfdRecv pass a memfd segment over the connected Unix
+	// socket sock, a descriptor the peer inherited.
+	MemfdSend(sock int, key string) error
+	MemfdRecv(sock int) (string, error)
 }
 
 // Mapping is one attach.
@@ -48,7 +53,7 @@ type Mapping interface {
 type Stat struct {
 	Size    uint64
 	Nattach int64  // -1 for POSIX
-	Backend string // "posix" or "sysv"
+	Backend string // "posix", "sysv" or "memfd"
 }
 
 // arity is the number of arguments of each command the Go peer knows.
@@ -61,6 +66,7 @@ var arity = map[string]int{
 	"chan-send": 2, "chan-put": 2, "chan-reserve": 2, "chan-recv": 1,
 	"chan-take": 1, "chan-peek": 1, "chan-stream": 2, "chan-drain": 2,
 	"chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
+	"memfd-send": 2, "memfd-recv": 1,
 }
 
 // usageError is a malformed script, a bug in the test that wrote it.
@@ -76,6 +82,7 @@ type runner struct {
 	timeout  time.Duration // of the channel calls that wait; negative: forever
 	armed    int           // the code `expect` asked of the next command, or 0
 	expected int           // the code the command being run must fail with, or 0
+	made     string        // the key of the last `created` or `memfd-received` line: "@"
 }
 
 // Run runs the script args and returns the exit status.
@@ -89,7 +96,17 @@ func Run(lib Lib, args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 		r.expected, r.armed = r.armed, 0
-		status, err := r.do(cmd, args[1:1+n])
+		cmdArgs := append([]string(nil), args[1:1+n]...)
+		for i, a := range cmdArgs {
+			if a == "@" {
+				if r.made == "" {
+					fmt.Fprintf(stderr, "peer: %s: @ before any key was made\n", cmd)
+					return exitUsage
+				}
+				cmdArgs[i] = r.made
+			}
+		}
+		status, err := r.do(cmd, cmdArgs)
 		args = args[1+n:]
 		var failed *shmso.Error
 		switch {
@@ -111,7 +128,13 @@ func Run(lib Lib, args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 }
 
 func (r *runner) printf(format string, args ...any) {
-	fmt.Fprintf(r.out, format+"\n", args...)
+	line := fmt.Sprintf(format, args...)
+	for _, made := range []string{"created ", "memfd-received "} {
+		if key, ok := strings.CutPrefix(line, made); ok {
+			r.made = key
+		}
+	}
+	fmt.Fprintln(r.out, line)
 }
 
 // mapping is the memory of the current mapping.
@@ -196,6 +219,23 @@ func (r *runner) do(cmd string, args []string) (int, error) {
 			return 0, err
 		}
 		r.printf("listed %s", map[bool]string{true: "yes", false: "no"}[found])
+	case "memfd-send", "memfd-recv":
+		sock, err := strconv.ParseUint(args[0], 10, 31)
+		if err != nil {
+			return 0, usageError{err}
+		}
+		if cmd == "memfd-send" {
+			if err := r.lib.MemfdSend(int(sock), args[1]); err != nil {
+				return 0, err
+			}
+			r.printf("memfd-sent")
+			break
+		}
+		key, err := r.lib.MemfdRecv(int(sock))
+		if err != nil {
+			return 0, err
+		}
+		r.printf("memfd-received %s", key)
 	case "ftok":
 		proj, err := strconv.Atoi(args[1])
 		if err != nil {

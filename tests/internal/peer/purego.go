@@ -50,12 +50,17 @@ func (p purego) Ftok(path string, projID int) (string, error) { return p.lib.Fto
 func (p purego) Strerror(code int) string                     { return p.lib.Strerror(code) }
 func (p purego) Version() string                              { return p.lib.VersionString() }
 
+func (p purego) MemfdSend(sock int, key string) error { return p.lib.MemfdSend(sock, key) }
+func (p purego) MemfdRecv(sock int) (string, error)   { return p.lib.MemfdRecv(sock) }
+
 func backendName(b uint32) string {
 	switch b {
 	case shmso.BackendPosix:
 		return "posix"
 	case shmso.BackendSysV:
 		return "sysv"
+	case shmso.BackendMemfd:
+		return "memfd"
 	}
 	return "unknown"
 }

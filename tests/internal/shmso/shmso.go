@@ -32,6 +32,7 @@ const RdOnly = 0x0001
 const (
 	BackendPosix = 1
 	BackendSysV  = 2
+	BackendMemfd = 3
 )
 
 // Lib is the loaded library, one field per function of the header.
@@ -47,6 +48,8 @@ type Lib struct {
 	destroy       func(key string) int32
 	stat          func(key string, out *Stat) int32
 	list          func(out *Stat, capacity uintptr, outCount *uintptr) int32
+	memfdSend     func(sock int32, key string) int32
+	memfdRecv     func(sock int32, outKey *byte, outKeyLen uintptr) int32
 
 	chanCreate     func(key string, capacity uint64, mode, flags uint32, outKey *byte, outKeyLen uintptr) int32
 	chanOpen       func(key string, end int32, out *uint64) int32
@@ -96,6 +99,8 @@ func (l *Lib) functions() map[string]any {
 		"shmlib_destroy":        &l.destroy,
 		"shmlib_stat":           &l.stat,
 		"shmlib_list":           &l.list,
+		"shmlib_memfd_send":     &l.memfdSend,
+		"shmlib_memfd_recv":     &l.memfdRecv,
 
 		"shmlib_chan_create":      &l.chanCreate,
 		"shmlib_chan_open":        &l.chanOpen,
@@ -213,6 +218,24 @@ func (l *Lib) List() ([]Stat, error) {
 		}
 		return items[:n], nil
 	}
+}
+
+// MemfdSend is shmlib_memfd_send(sock, key): passes the memfd segment
+// this process holds as key over the connected Unix socket sock.
+func (l *Lib) MemfdSend(sock int, key string) error {
+	_, err := l.call(func() int32 { return l.memfdSend(int32(sock), key) })
+	return err
+}
+
+// MemfdRecv is shmlib_memfd_recv(sock): waits for a memfd segment on the
+// Unix socket sock and returns the key it is held under here.
+func (l *Lib) MemfdRecv(sock int) (string, error) {
+	var out [KeyMax]byte
+	_, err := l.call(func() int32 { return l.memfdRecv(int32(sock), &out[0], uintptr(len(out))) })
+	if err != nil {
+		return "", err
+	}
+	return cString(out[:]), nil
 }
 
 // cString is the text of a NUL-terminated buffer.
