@@ -90,7 +90,7 @@ func optionalKey(op string, key *C.char) (string, C.int) {
 // chosenByLibrary: the key asks create to pick the segment, so out_key is
 // the only way the caller learns what was made.
 func chosenByLibrary(key string) bool {
-	return key == "" || key == "posix:" || key == "sysv:" || key == "sysv:private"
+	return key == "" || key == "posix:" || key == "sysv:" || key == "sysv:private" || key == "memfd:"
 }
 
 const attachFlags = C.SHMLIB_RDONLY | C.SHMLIB_POPULATE | C.SHMLIB_LOCK | C.SHMLIB_FIXED

@@ -52,7 +52,10 @@
  *                     number written in hex (0x5a01c0de) or decimal.
  *   sysv:id=N         a System V segment by its shmid N (decimal), the only
  *                     handle of a segment created with IPC_PRIVATE.
- *   memfd:pid=P,fd=F  a memfd segment that process P holds as descriptor F.
+ *   memfd:pid=P,fd=F,ino=I
+ *                     the memfd segment with inode I that process P holds as
+ *                     descriptor F (the inode tells it from whatever gets
+ *                     descriptor F after the segment is destroyed).
  *
  * Only for shmlib_create(), where the library picks the name:
  *
@@ -62,7 +65,7 @@
  *   "memfd:"              a new memfd segment held by this process.
  *
  * Keys the library returns are always canonical: "posix:/NAME",
- * "sysv:key=0x%08x", "sysv:id=N" or "memfd:pid=P,fd=F". A key never exceeds
+ * "sysv:key=0x%08x", "sysv:id=N" or "memfd:pid=P,fd=F,ino=I". A key never exceeds
  * SHMLIB_KEY_MAX bytes including its terminating NUL, so a buffer of that
  * size always suffices.
  *
@@ -413,7 +416,9 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
  * memfd lives while a process holds a descriptor of it or a mapping of it,
  * and its memory goes when the last of these ends, also when its processes
  * crash. shmlib_create("memfd:", ...) makes one, held by this process, with
- * the key "memfd:pid=P,fd=F" (P this process, F the descriptor it holds).
+ * the key "memfd:pid=P,fd=F,ino=I" (P this process, F the descriptor it
+ * holds, I the memfd's inode, so that a key outliving its segment never
+ * names another that gets the same descriptor).
  *
  *   - Another process of the same user (or root) attaches it by that key
  *     while P lives, through /proc/P/fd/F, as its mode allows.
@@ -428,7 +433,10 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
  *     objects). Its memory is reserved at create unless SHMLIB_SPARSE.
  *
  * Channels work on memfd segments as on the others (shmlib_chan_create
- * with "memfd:"). SHMLIB_HUGETLB and SHMLIB_OPEN_EXISTING do not apply.
+ * with "memfd:"). shmlib_create refuses SHMLIB_HUGETLB (SHMLIB_ENOTSUP) and
+ * SHMLIB_OPEN_EXISTING (SHMLIB_EINVAL) for them. shmlib_stat describes a
+ * memfd with backend SHMLIB_BACKEND_MEMFD, cpid the holding process, and
+ * nattach -1, shmid -1, ipc_key 0, as for POSIX objects.
  */
 
 /*
@@ -444,12 +452,14 @@ int shmlib_memfd_send(int sock, const char *key);
 /*
  * Waits for a memfd segment sent with shmlib_memfd_send on the connected
  * Unix socket sock; this process then holds it, and out_key receives its
- * key here ("memfd:pid=<this process>,fd=<the descriptor received>").
+ * key here ("memfd:pid=<this process>,fd=<the descriptor received>,ino=I").
  * Blocks as a read of the socket would (use poll first to bound it).
  *
- * Errors: SHMLIB_EINVAL (the message carried no descriptor, or not a memfd
- * segment: it is closed, not kept), SHMLIB_ERANGE (out_key_len too small:
- * the descriptor is closed again), SHMLIB_EOS (the socket failed).
+ * Errors: SHMLIB_EINVAL (NULL out_key; or the message carried no
+ * descriptor, or not a memfd segment: it is closed, not kept), SHMLIB_EEOS
+ * (the other end closed the socket before sending one), SHMLIB_ERANGE
+ * (out_key_len too small: the descriptor is closed again), SHMLIB_EOS (the
+ * socket failed).
  */
 int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
 

@@ -17,7 +17,7 @@ var memfdCreators = []lang{goPeer, cPeer, nativePeer}
 // the Python peer does not play those commands.
 var memfdSenders = []lang{goPeer, cPeer, nativePeer}
 
-// madeKey reads the peer's next line, "created memfd:pid=P,fd=F" (or
+// madeKey reads the peer's next line, "created memfd:pid=P,fd=F,ino=I" (or
 // "memfd-received ..." with verb "memfd-received"), checks that P is the
 // peer's own pid and returns the key.
 func madeKey(t *testing.T, p *proc, verb string) string {
@@ -25,11 +25,13 @@ func madeKey(t *testing.T, p *proc, verb string) string {
 	line := p.line()
 	prefix := fmt.Sprintf("%s memfd:pid=%d,fd=", verb, p.pid)
 	if !strings.HasPrefix(line, prefix) {
-		p.fatalf("printed %q, want %q followed by a descriptor", line, prefix+"F")
+		p.fatalf("printed %q, want %q followed by a descriptor and an inode", line, prefix+"F,ino=I")
 	}
 	var fd int
-	if _, err := fmt.Sscanf(line[len(prefix):], "%d", &fd); err != nil || fmt.Sprint(fd) != line[len(prefix):] {
-		p.fatalf("printed %q: the descriptor is not a decimal number", line)
+	var ino uint64
+	rest := line[len(prefix):]
+	if _, err := fmt.Sscanf(rest, "%d,ino=%d", &fd, &ino); err != nil || fmt.Sprintf("%d,ino=%d", fd, ino) != rest {
+		p.fatalf("printed %q: not a decimal descriptor and inode", line)
 	}
 	return strings.TrimPrefix(line, verb+" ")
 }
@@ -50,7 +52,7 @@ func procFD(key string) string {
 }
 
 // TestMemfdPairs: a memfd segment made by one process (Go through
-// libshm.so, C, or native Go) is attached by its key, memfd:pid=P,fd=F,
+// libshm.so, C, or native Go) is attached by its key, memfd:pid=P,fd=F,ino=I,
 // by a process of every other language, and both see the same bytes. The
 // other process sees it in stat but not in its list (it is not its memfd)
 // and cannot destroy it; once the holder destroys it, new attaches fail,

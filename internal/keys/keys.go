@@ -6,7 +6,9 @@
 //	posix:/NAME         a POSIX object, the file /dev/shm/NAME (also written /NAME)
 //	sysv:key=K          a System V segment by IPC key, hex (0x...) or decimal
 //	sysv:id=N           a System V segment by shmid
-//	memfd:pid=P,fd=F    a memfd held as descriptor F by process P
+//	memfd:pid=P,fd=F,ino=I    the memfd with inode I that process P holds as
+//	                          descriptor F (the inode tells it from whatever
+//	                          gets descriptor F after it is closed)
 //
 // and, only when creating, forms that let the library choose:
 //
@@ -71,6 +73,7 @@ type Key struct {
 	ID      int32  // SysV, Form ID: the shmid, >= 0
 	PID     int32  // Memfd, Form Held: the holding process, > 0
 	FD      int32  // Memfd, Form Held: its descriptor, >= 0
+	Ino     uint64 // Memfd, Form Held: the memfd's inode number
 }
 
 // ErrSyntax is wrapped by every error Parse returns.
@@ -98,8 +101,11 @@ func ForIPCKey(k uint32) Key { return Key{Backend: SysV, Form: IPCKey, IPCKey: k
 // ForID returns the key of the System V segment with shmid id.
 func ForID(id int32) Key { return Key{Backend: SysV, Form: ID, ID: id} }
 
-// ForMemfd returns the key of the memfd that process pid holds as fd.
-func ForMemfd(pid, fd int32) Key { return Key{Backend: Memfd, Form: Held, PID: pid, FD: fd} }
+// ForMemfd returns the key of the memfd with inode ino that process pid
+// holds as fd.
+func ForMemfd(pid, fd int32, ino uint64) Key {
+	return Key{Backend: Memfd, Form: Held, PID: pid, FD: fd, Ino: ino}
+}
 
 // CreateOnly reports whether the key only makes sense for create: the
 // library picks the actual segment, so there is nothing yet to attach to.
@@ -121,7 +127,8 @@ func (k Key) String() string {
 	case k.Backend == SysV && k.Form == Private:
 		return "sysv:private"
 	case k.Backend == Memfd && k.Form == Held:
-		return "memfd:pid=" + strconv.FormatInt(int64(k.PID), 10) + ",fd=" + strconv.FormatInt(int64(k.FD), 10)
+		return "memfd:pid=" + strconv.FormatInt(int64(k.PID), 10) + ",fd=" + strconv.FormatInt(int64(k.FD), 10) +
+			",ino=" + strconv.FormatUint(k.Ino, 10)
 	case k.Backend == Memfd && k.Form == Auto:
 		return "memfd:"
 	}
@@ -159,13 +166,20 @@ func Parse(s string) (Key, error) {
 	return Key{}, syntaxErr(s, "a key starts with posix:/, /, sysv: or memfd:")
 }
 
-// parseMemfd reads "pid=P,fd=F", both decimal, in that order.
+// parseMemfd reads "pid=P,fd=F,ino=I", all decimal, in that order.
 func parseMemfd(s, rest string) (Key, error) {
-	pidText, fdText, ok := strings.Cut(rest, ",")
-	pidText, okPid := strings.CutPrefix(pidText, "pid=")
-	fdText, okFD := strings.CutPrefix(fdText, "fd=")
-	if !ok || !okPid || !okFD {
-		return Key{}, syntaxErr(s, "a memfd key is memfd:pid=P,fd=F (or memfd: to create one)")
+	parts := strings.Split(rest, ",")
+	var pidText, fdText, inoText string
+	ok := len(parts) == 3
+	if ok {
+		var okPid, okFD, okIno bool
+		pidText, okPid = strings.CutPrefix(parts[0], "pid=")
+		fdText, okFD = strings.CutPrefix(parts[1], "fd=")
+		inoText, okIno = strings.CutPrefix(parts[2], "ino=")
+		ok = okPid && okFD && okIno
+	}
+	if !ok {
+		return Key{}, syntaxErr(s, "a memfd key is memfd:pid=P,fd=F,ino=I (or memfd: to create one)")
 	}
 	pid, err := parseDecimal(pidText)
 	if err != nil || pid == 0 {
@@ -175,7 +189,14 @@ func parseMemfd(s, rest string) (Key, error) {
 	if err != nil {
 		return Key{}, syntaxErr(s, "the descriptor %q is not a non-negative decimal number below 2^31", fdText)
 	}
-	return ForMemfd(int32(pid), int32(fd)), nil
+	if inoText == "" || inoText[0] < '0' || inoText[0] > '9' {
+		return Key{}, syntaxErr(s, "the inode %q is not a decimal number", inoText)
+	}
+	ino, err := strconv.ParseUint(inoText, 10, 64)
+	if err != nil {
+		return Key{}, syntaxErr(s, "the inode %q is not a 64-bit decimal number", inoText)
+	}
+	return ForMemfd(int32(pid), int32(fd), ino), nil
 }
 
 // parseDecimal accepts a decimal number below 2^31 and nothing else.

@@ -27,8 +27,8 @@ func TestParseValid(t *testing.T) {
 		{"sysv:id=131075", "sysv:id=131075", ForID(131075)},
 		{"sysv:id=2147483647", "sysv:id=2147483647", ForID(2147483647)},
 		{"memfd:", "memfd:", Key{Backend: Memfd, Form: Auto}},
-		{"memfd:pid=1234,fd=7", "memfd:pid=1234,fd=7", ForMemfd(1234, 7)},
-		{"memfd:pid=1,fd=0", "memfd:pid=1,fd=0", ForMemfd(1, 0)},
+		{"memfd:pid=1234,fd=7,ino=99", "memfd:pid=1234,fd=7,ino=99", ForMemfd(1234, 7, 99)},
+		{"memfd:pid=1,fd=0,ino=0", "memfd:pid=1,fd=0,ino=0", ForMemfd(1, 0, 0)},
 	}
 	for _, c := range cases {
 		k, err := Parse(c.in)
@@ -57,23 +57,32 @@ func TestParseInvalid(t *testing.T) {
 		"posix:/..":     "not a usable",
 		"posix:/a\x00b": "NUL",
 		"posix:/" + strings.Repeat("a", MaxName+1): "256 bytes long",
-		"sysv:key=0":          "IPC_PRIVATE",
-		"sysv:key=0x0":        "IPC_PRIVATE",
-		"sysv:key=":           "not a 32-bit number",
-		"sysv:key=0x":         "not a 32-bit number",
-		"sysv:key=zz":         "not a 32-bit number",
-		"sysv:key=-1":         "not a 32-bit number",
-		"sysv:key=+1":         "not a 32-bit number",
-		"sysv:key=0x-1":       "not a 32-bit number",
-		"sysv:key=4294967296": "not a 32-bit number",
-		"sysv:key=0x1_0":      "not a 32-bit number",
-		"sysv:id=":            "not a non-negative",
-		"sysv:id=-1":          "not a non-negative",
-		"sysv:id=abc":         "not a non-negative",
-		"sysv:id=2147483648":  "below 2^31",
-		"sysv:nope":           "System V key is",
-		"bogus:x":             "starts with",
-		"\xff\xfe":            "starts with",
+		"sysv:key=0":               "IPC_PRIVATE",
+		"sysv:key=0x0":             "IPC_PRIVATE",
+		"sysv:key=":                "not a 32-bit number",
+		"sysv:key=0x":              "not a 32-bit number",
+		"sysv:key=zz":              "not a 32-bit number",
+		"sysv:key=-1":              "not a 32-bit number",
+		"sysv:key=+1":              "not a 32-bit number",
+		"sysv:key=0x-1":            "not a 32-bit number",
+		"sysv:key=4294967296":      "not a 32-bit number",
+		"sysv:key=0x1_0":           "not a 32-bit number",
+		"sysv:id=":                 "not a non-negative",
+		"sysv:id=-1":               "not a non-negative",
+		"sysv:id=abc":              "not a non-negative",
+		"sysv:id=2147483648":       "below 2^31",
+		"sysv:nope":                "System V key is",
+		"memfd:pid=0,fd=3,ino=1":   "not a positive",
+		"memfd:pid=12":             "memfd:pid=P,fd=F,ino=I",
+		"memfd:pid=12,fd=3":        "memfd:pid=P,fd=F,ino=I",
+		"memfd:fd=3,pid=12,ino=1":  "memfd:pid=P,fd=F,ino=I",
+		"memfd:pid=12,fd=-1,ino=1": "descriptor",
+		"memfd:pid=12,fd=,ino=1":   "descriptor",
+		"memfd:pid=x,fd=1,ino=1":   "pid",
+		"memfd:pid=1,fd=1,ino=x":   "inode",
+		"memfd:pid=1,fd=1,ino=-1":  "inode",
+		"bogus:x":                  "starts with",
+		"\xff\xfe":                 "starts with",
 	}
 	for in, wantMsg := range cases {
 		_, err := Parse(in)
@@ -93,7 +102,7 @@ func TestParseInvalid(t *testing.T) {
 func TestCreateOnly(t *testing.T) {
 	for in, want := range map[string]bool{
 		"": true, "posix:": true, "sysv:": true, "sysv:private": true, "memfd:": true,
-		"posix:/x": false, "sysv:key=1": false, "sysv:id=1": false, "memfd:pid=1,fd=2": false,
+		"posix:/x": false, "sysv:key=1": false, "sysv:id=1": false, "memfd:pid=1,fd=2,ino=3": false,
 	} {
 		k, err := Parse(in)
 		if err != nil {
@@ -111,7 +120,7 @@ func TestCreateOnly(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "posix:", "posix:/x", "/x", "sysv:", "sysv:private",
 		"sysv:key=0x1", "sysv:key=42", "sysv:id=7", "posix:/a/b", "sysv:key=0x", "\xff",
-		"memfd:", "memfd:pid=9,fd=3"} {
+		"memfd:", "memfd:pid=9,fd=3,ino=4"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

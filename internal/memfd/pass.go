@@ -16,16 +16,23 @@ func Send(sock, fd int) error {
 	return nil
 }
 
-// ErrNoDescriptor: a message came, but without exactly one descriptor.
-var ErrNoDescriptor = errors.New("the message carried no memfd descriptor")
+var (
+	// ErrNoDescriptor: a message came, but without exactly one descriptor.
+	ErrNoDescriptor = errors.New("the message carried no memfd descriptor")
+	// ErrClosed: the other end closed the socket before sending one.
+	ErrClosed = errors.New("the socket was closed before a memfd segment came")
+)
 
 // Receive waits for a descriptor sent by Send on the Unix socket sock and
 // returns it (close-on-exec), once checked to be a memfd segment.
 func Receive(sock int) (int, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(sock, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, _, _, err := unix.Recvmsg(sock, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return -1, os.NewSyscallError("recvmsg", err)
+	}
+	if n == 0 && oobn == 0 {
+		return -1, ErrClosed
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {

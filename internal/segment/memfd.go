@@ -15,36 +15,59 @@ import (
 )
 
 // held is the memfd segments this process holds, created here or received
-// over a socket, by descriptor. The descriptor is the segment's lifeline
-// and its name (memfd:pid=P,fd=F): destroy closes it.
+// over a socket: descriptor to inode. The descriptor is the segment's
+// lifeline and, with the inode, its name (memfd:pid=P,fd=F,ino=I): destroy
+// closes it. The inode tells the segment from whatever later gets the same
+// descriptor number, so that a stale key finds nothing rather than that.
 var held = struct {
 	sync.Mutex
-	fds map[int32]bool
-}{fds: make(map[int32]bool)}
+	fds map[int32]uint64
+}{fds: make(map[int32]uint64)}
 
+// hold records fd as held and returns its key. The inode comes from fstat,
+// which cannot fail on a descriptor just made or received.
 func hold(fd int) keys.Key {
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
 	held.Lock()
-	held.fds[int32(fd)] = true
+	held.fds[int32(fd)] = st.Ino
 	held.Unlock()
-	return keys.ForMemfd(int32(os.Getpid()), int32(fd))
+	return keys.ForMemfd(int32(os.Getpid()), int32(fd), st.Ino)
 }
 
-func holds(fd int32) bool {
+// holds reports whether this process holds the memfd k names.
+func holds(k keys.Key) bool {
 	held.Lock()
 	defer held.Unlock()
-	return held.fds[fd]
+	ino, ok := held.fds[k.FD]
+	return ok && ino == k.Ino
 }
 
-// heldFDs lists the descriptors this process holds, in order.
-func heldFDs() []int32 {
+// heldKeys lists the keys of the memfds this process holds, by descriptor.
+func heldKeys() []keys.Key {
 	held.Lock()
 	defer held.Unlock()
-	fds := make([]int32, 0, len(held.fds))
-	for fd := range held.fds {
-		fds = append(fds, fd)
+	ks := make([]keys.Key, 0, len(held.fds))
+	for fd, ino := range held.fds {
+		ks = append(ks, keys.ForMemfd(int32(os.Getpid()), fd, ino))
 	}
-	sort.Slice(fds, func(i, j int) bool { return fds[i] < fds[j] })
-	return fds
+	sort.Slice(ks, func(i, j int) bool { return ks[i].FD < ks[j].FD })
+	return ks
+}
+
+// openHeld opens another process's memfd by its key: the descriptor must
+// still hold the segment the key was made for.
+func openHeld(k keys.Key, readOnly bool) (int, error) {
+	fd, err := memfd.OpenHeld(int(k.PID), int(k.FD), readOnly)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != k.Ino {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("open", unix.ENOENT)
+	}
+	return fd, nil
 }
 
 func own(k keys.Key) bool { return int(k.PID) == os.Getpid() }
@@ -71,12 +94,12 @@ func mapMemfd(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
 	popt := posix.MapOptions{Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly, Populate: opt.Populate}
 	fd := int(k.FD)
 	if own(k) {
-		if !holds(k.FD) {
+		if !holds(k) {
 			return nil, memfdError("attach", shown, k, unix.ENOENT)
 		}
 	} else {
 		var err error
-		if fd, err = memfd.OpenHeld(int(k.PID), int(k.FD), opt.ReadOnly); err != nil {
+		if fd, err = openHeld(k, opt.ReadOnly); err != nil {
 			return nil, memfdError("attach", shown, k, err)
 		}
 		defer unix.Close(fd)
@@ -93,8 +116,11 @@ func destroyMemfd(shown string, k keys.Key) error {
 		return NewError("destroy", shown, ErrPermission, fmt.Sprintf("only process %d, which holds it, can destroy it; it goes when that process closes or exits and the last mapping ends", k.PID))
 	}
 	held.Lock()
-	ok := held.fds[k.FD]
-	delete(held.fds, k.FD)
+	ino, ok := held.fds[k.FD]
+	ok = ok && ino == k.Ino
+	if ok {
+		delete(held.fds, k.FD)
+	}
 	held.Unlock()
 	if !ok {
 		return memfdError("destroy", shown, k, unix.ENOENT)
@@ -107,12 +133,15 @@ func statMemfd(k keys.Key) (Info, error) {
 	var st unix.Stat_t
 	var err error
 	if own(k) {
-		if !holds(k.FD) {
+		if !holds(k) {
 			return Info{}, os.NewSyscallError("fstat", unix.ENOENT)
 		}
 		err = unix.Fstat(int(k.FD), &st)
 	} else {
 		st, err = memfd.StatHeld(int(k.PID), int(k.FD))
+		if err == nil && st.Ino != k.Ino {
+			err = os.NewSyscallError("stat", unix.ENOENT) // the descriptor now holds something else
+		}
 	}
 	if err != nil {
 		return Info{}, err
@@ -126,8 +155,8 @@ func statMemfd(k keys.Key) (Info, error) {
 // other processes have no name to find them by.
 func listMemfds() []Info {
 	var infos []Info
-	for _, fd := range heldFDs() {
-		if info, err := statMemfd(keys.ForMemfd(int32(os.Getpid()), fd)); err == nil {
+	for _, k := range heldKeys() {
+		if info, err := statMemfd(k); err == nil {
 			infos = append(infos, info)
 		}
 	}
@@ -139,7 +168,7 @@ func memfdError(op, shown string, k keys.Key, err error) *Error {
 	e := osError(op, shown, err)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		e.Code, e.Msg, e.Err = ErrNotExist, fmt.Sprintf("no such segment (process %d holds no memfd as descriptor %d, or has exited)", k.PID, k.FD), unix.ENOENT
+		e.Code, e.Msg, e.Err = ErrNotExist, fmt.Sprintf("no such segment (process %d holds no memfd with inode %d as descriptor %d, or has exited)", k.PID, k.Ino, k.FD), unix.ENOENT
 	case errors.Is(err, memfd.ErrNotSegment):
 		e.Code, e.Msg = ErrInvalid, fmt.Sprintf("descriptor %d of process %d is not a memfd segment", k.FD, k.PID)
 	case e.Code == ErrPermission:
@@ -156,7 +185,7 @@ func SendMemfd(sock int, key string) error {
 	if err != nil {
 		return err
 	}
-	if k.Backend != keys.Memfd || !own(k) || !holds(k.FD) {
+	if k.Backend != keys.Memfd || !own(k) || !holds(k) {
 		return NewError(op, k.String(), ErrInvalid, "not a memfd segment this process holds")
 	}
 	if err := memfd.Send(sock, int(k.FD)); err != nil {
@@ -172,7 +201,10 @@ func ReceiveMemfd(sock int) (string, error) {
 	fd, err := memfd.Receive(sock)
 	if err != nil {
 		e := osError(op, "", err)
-		if errors.Is(err, memfd.ErrNotSegment) || errors.Is(err, memfd.ErrNoDescriptor) {
+		switch {
+		case errors.Is(err, memfd.ErrClosed):
+			e.Code, e.Msg = ErrEndOfStream, err.Error()
+		case errors.Is(err, memfd.ErrNotSegment), errors.Is(err, memfd.ErrNoDescriptor):
 			e.Code, e.Msg = ErrInvalid, err.Error()
 		}
 		return "", e
@@ -185,11 +217,11 @@ func headMemfd(k keys.Key, n int) []byte {
 	fd := int(k.FD)
 	if !own(k) {
 		var err error
-		if fd, err = memfd.OpenHeld(int(k.PID), int(k.FD), true); err != nil {
+		if fd, err = openHeld(k, true); err != nil {
 			return nil
 		}
 		defer unix.Close(fd)
-	} else if !holds(k.FD) {
+	} else if !holds(k) {
 		return nil
 	}
 	b := make([]byte, n)

@@ -85,7 +85,18 @@ func TestMemfdLifecycle(t *testing.T) {
 		t.Fatalf("the mapping after destroy reads %q", got)
 	}
 	_, err = Attach(key, AttachOptions{})
-	wantCode(t, err, ErrNotExist, "holds no memfd as descriptor")
+	wantCode(t, err, ErrNotExist, "holds no memfd with inode")
+	// A new segment that gets the same descriptor is not reached by the
+	// old key.
+	again, err := Create("memfd:", 4096, CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Destroy(again.Key)
+	if strings.Contains(again.Key, fmt.Sprintf(",fd=%d,", fd)) {
+		_, err = Attach(key, AttachOptions{})
+		wantCode(t, err, ErrNotExist, "holds no memfd with inode")
+	}
 	wantCode(t, Destroy(key), ErrNotExist)
 	if _, ok := listed(t, key, -1); ok {
 		t.Fatalf("List still shows %s after destroy", key)
@@ -93,17 +104,17 @@ func TestMemfdLifecycle(t *testing.T) {
 }
 
 func TestMemfdErrors(t *testing.T) {
-	_, err := Create("memfd:pid=1,fd=3", 1, CreateOptions{})
+	_, err := Create("memfd:pid=1,fd=3,ino=4", 1, CreateOptions{})
 	wantCode(t, err, ErrInvalid, "create one with memfd:")
 	_, err = Create("memfd:", 1, CreateOptions{HugeTLB: true})
 	wantCode(t, err, ErrNotSupported, "huge pages")
-	_, err = Attach("memfd:pid=1,fd=0", AttachOptions{})
+	_, err = Attach("memfd:pid=1,fd=0,ino=1", AttachOptions{})
 	if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrPermission) {
 		t.Fatalf("init's stdin as a memfd: %v, want ErrInvalid (not a memfd) or ErrPermission", err)
 	}
-	_, err = Attach(fmt.Sprintf("memfd:pid=%d,fd=0", os.Getpid()), AttachOptions{})
+	_, err = Attach(fmt.Sprintf("memfd:pid=%d,fd=0,ino=1", os.Getpid()), AttachOptions{})
 	wantCode(t, err, ErrNotExist, "holds no memfd")
-	_, err = Attach("memfd:pid=2147483646,fd=3", AttachOptions{})
+	_, err = Attach("memfd:pid=2147483646,fd=3,ino=1", AttachOptions{})
 	wantCode(t, err, ErrNotExist, "or has exited")
 }
 

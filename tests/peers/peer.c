@@ -481,7 +481,7 @@ static int listed(const char *key)
 }
 
 /* The key of the last "created" or "memfd-received" line: an argument "@"
- * stands for it, for keys that only exist once made (memfd:pid=P,fd=F). */
+ * stands for it, for keys that only exist once made (memfd:pid=P,fd=F,ino=I). */
 static char last_key[SHMLIB_KEY_MAX];
 
 static const char *key_arg(const char *arg)

@@ -1,7 +1,7 @@
 /*
  * test_memfd.c - the promises of include/shmlib.h for memfd segments (KEYS
  * and MEMFD SEGMENTS), with real processes: a memfd made by "memfd:" is held
- * by its creator under memfd:pid=P,fd=F; other processes attach it by that
+ * by its creator under memfd:pid=P,fd=F,ino=I; other processes attach it by that
  * key while P lives, cannot destroy it, cannot resize it; it passes over a
  * Unix socket (shmlib_memfd_send/recv) and outlives its sender; it never
  * shows in /dev/shm, and no call leaks a descriptor.
@@ -78,9 +78,10 @@ static int fd_count(void)
 static int parse_key(const char *key, int *pid, int *fd)
 {
     char canon[SHMLIB_KEY_MAX];
-    if (sscanf(key, "memfd:pid=%d,fd=%d", pid, fd) != 2)
+    unsigned long long ino;
+    if (sscanf(key, "memfd:pid=%d,fd=%d,ino=%llu", pid, fd, &ino) != 3)
         return 0;
-    snprintf(canon, sizeof canon, "memfd:pid=%d,fd=%d", *pid, *fd);
+    snprintf(canon, sizeof canon, "memfd:pid=%d,fd=%d,ino=%llu", *pid, *fd, ino);
     return strcmp(canon, key) == 0;
 }
 
@@ -502,7 +503,7 @@ static void test_lifecycle(void)
         return;
     CHECK_INT(fd_count(), before + 1);
     int pid = 0, fd = -1;
-    if (!CHECKF(parse_key(key, &pid, &fd), "key %s is not memfd:pid=P,fd=F", key))
+    if (!CHECKF(parse_key(key, &pid, &fd), "key %s is not memfd:pid=P,fd=F,ino=I", key))
         return;
     CHECK_INT(pid, getpid());
     snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
@@ -756,9 +757,9 @@ static void test_send_recv_errors(void)
     int n0 = fd_count();
 
     /* send: keys that are not a memfd this process holds. */
-    snprintf(own, sizeof own, "memfd:pid=%d,fd=0", getpid());
+    snprintf(own, sizeof own, "memfd:pid=%d,fd=0,ino=1", getpid());
     const char *bad_send[] = {"memfd:pid=x,fd=1", "memfd:", "posix:/libshm-test-memfd-none",
-                              "sysv:key=0x1234", "memfd:pid=1,fd=0", own};
+                              "sysv:key=0x1234", "memfd:pid=1,fd=0,ino=1", own};
     for (size_t i = 0; i < sizeof bad_send / sizeof bad_send[0]; i++)
         CHECKF(shmlib_memfd_send(sv[0], bad_send[i]) == SHMLIB_EINVAL, "memfd_send(%s) is not SHMLIB_EINVAL",
                bad_send[i]);
@@ -844,7 +845,7 @@ out:
 static void test_bad_keys(void)
 {
     char self[SHMLIB_KEY_MAX], key[SHMLIB_KEY_MAX];
-    snprintf(self, sizeof self, "memfd:pid=%d,fd=0", getpid());
+    snprintf(self, sizeof self, "memfd:pid=%d,fd=0,ino=1", getpid());
     const char *bad[] = {
         "memfd:pid=",          "memfd:pid=1",        "memfd:fd=3",           "memfd:pid=1,fd=",
         "memfd:pid=,fd=3",     "memfd:pid=x,fd=3",   "memfd:pid=1,fd=x",     "memfd:pid=-1,fd=3",

@@ -11,7 +11,7 @@ import (
 
 // Memfd segments have no name in any filesystem, so nothing can leak: one
 // lives while a process holds a descriptor or a mapping of it. Create one
-// with the key "memfd:"; its key, "memfd:pid=P,fd=F", names it by the
+// with the key "memfd:"; its key, "memfd:pid=P,fd=F,ino=I", names it by the
 // process that holds it. Another process of the same user attaches it by
 // that key while P lives; or P passes it over a Unix socket with
 // SendMemfd, and the receiver holds it too (ReceiveMemfd), so it outlives

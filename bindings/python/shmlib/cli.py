@@ -5,7 +5,7 @@ memfd segments have no global name: `ls` lists only those the listing
 process holds, so `python3 -m shmlib ls` (a process of its own) never shows
 any; main(["ls"]) called in a program that holds memfds shows them.
 `info`, `cat` and `write` reach another process's memfd by its key
-(memfd:pid=P,fd=F) while P lives.
+(memfd:pid=P,fd=F,ino=I) while P lives.
 
 Exit status: 0 success, 1 the library (or the operation) failed, 2 bad usage.
 Messages go to stderr; --json gives machine-readable output on stdout.
@@ -229,7 +229,7 @@ def _parser():
         prog="python3 -m shmlib",
         description="Shared memory segments (POSIX, System V and memfd) "
                     "through libshm. Keys: posix:/NAME or /NAME, sysv:key=K, "
-                    "sysv:id=N, memfd:pid=P,fd=F.",
+                    "sysv:id=N, memfd:pid=P,fd=F,ino=I.",
         epilog="Exit status: 0 success, 1 failure, 2 bad usage.")
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the package's and libshm's versions")
@@ -246,7 +246,7 @@ def _parser():
                     "are listed only if THIS process holds them (CPID is "
                     "then the holder): other processes' memfds have no name "
                     "to be found by, so this command, a process of its own, "
-                    "shows none. Look at one with `info memfd:pid=P,fd=F`.")
+                    "shows none. Look at one with `info memfd:pid=P,fd=F,ino=I`.")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(run=cmd_ls)
 

@@ -3,7 +3,7 @@
     posix:/NAME   or /NAME    a POSIX object, the file /dev/shm/NAME
     sysv:key=K                a System V segment by IPC key (hex or decimal)
     sysv:id=N                 a System V segment by shmid
-    memfd:pid=P,fd=F          a memfd segment process P holds as descriptor F
+    memfd:pid=P,fd=F,ino=I          a memfd segment process P holds as descriptor F
 """
 
 import ctypes
@@ -16,7 +16,7 @@ from .errors import InvalidArgument, check
 # The number syntax of the library: 0x-prefixed hex or plain decimal (leading
 # zeros are decimal too, never octal).
 _NUMBER = re.compile(r"0x[0-9a-fA-F]+|[0-9]+")
-_MEMFD = re.compile(r"memfd:pid=([0-9]+),fd=([0-9]+)")
+_MEMFD = re.compile(r"memfd:pid=([0-9]+),fd=([0-9]+),ino=([0-9]+)")
 
 
 def encode(key, op):
@@ -40,8 +40,8 @@ def decode(raw):
 
 def canonical(key):
     """The canonical form of a key ("/frames" -> "posix:/frames",
-    "sysv:key=42" -> "sysv:key=0x0000002a", "memfd:pid=07,fd=3" ->
-    "memfd:pid=7,fd=3"); a key it does not recognise is returned as it is,
+    "sysv:key=42" -> "sysv:key=0x0000002a", "memfd:pid=07,fd=3,ino=9" ->
+    "memfd:pid=7,fd=3,ino=9"); a key it does not recognise is returned as it is,
     for the library to judge."""
     if key.startswith("posix:/"):  # the common case first
         return key
@@ -49,7 +49,7 @@ def canonical(key):
         return "posix:" + key
     memfd = _MEMFD.fullmatch(key)
     if memfd:
-        return f"memfd:pid={int(memfd[1])},fd={int(memfd[2])}"
+        return f"memfd:pid={int(memfd[1])},fd={int(memfd[2])},ino={int(memfd[3])}"
     for prefix, form in (("sysv:key=", "sysv:key=0x{:08x}"),
                          ("sysv:id=", "sysv:id={}")):
         number = key[len(prefix):]

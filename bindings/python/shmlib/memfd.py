@@ -1,12 +1,12 @@
 """Passing memfd segments between processes over Unix sockets.
 
-A memfd segment (create(size, backend="memfd"), key "memfd:pid=P,fd=F")
+A memfd segment (create(size, backend="memfd"), key "memfd:pid=P,fd=F,ino=I")
 has no name in any filesystem: it lives while some process holds a
 descriptor of it or maps it, and its memory goes when the last one ends,
 crashes included. Another process of the same user reaches it in one of
 two ways:
 
-  - by its key, while process P lives: attach("memfd:pid=P,fd=F") opens
+  - by its key, while process P lives: attach("memfd:pid=P,fd=F,ino=I") opens
     /proc/P/fd/F;
   - by receiving it over a connected AF_UNIX socket: send_memfd(sock, key)
     here, recv_memfd(sock) there. The receiver then holds it too, under a

@@ -19,7 +19,7 @@ import shmlib
 from conftest import PYTHON_DIR
 from shmlib import cli
 
-KEY = re.compile(r"memfd:pid=([0-9]+),fd=([0-9]+)")
+KEY = re.compile(r"memfd:pid=([0-9]+),fd=([0-9]+),ino=[0-9]+")
 
 
 def proc_path(key):
@@ -152,7 +152,8 @@ def test_create_and_stat_a_memfd_segment(cleanup):
 def test_canonical_memfd_keys(cleanup):
     seg = cleanup(shmlib.create(64, backend="memfd"))
     pid, fd = KEY.fullmatch(seg.key).groups()
-    padded = f"memfd:pid=00{pid},fd=0{fd}"
+    ino = seg.key.rsplit("=", 1)[1]
+    padded = f"memfd:pid=00{pid},fd=0{fd},ino=0{ino}"
     with shmlib.attach(padded) as again:
         assert again.key == seg.key
     assert shmlib.stat(padded).key == seg.key
