@@ -1222,8 +1222,8 @@ static void call_create(int chan)
     int sysv = exists ? segs[k.seg].sysv : k.sysv;
     int chosen = k.cls == K_AUTO || k.cls == K_NULL;
     uint32_t flags = gen_create_flags(), mode = gen_mode();
-    uint32_t known = chan ? (SHMLIB_HUGETLB | SHMLIB_SPARSE)
-                          : (SHMLIB_OPEN_EXISTING | SHMLIB_HUGETLB | SHMLIB_SPARSE);
+    uint32_t known = chan ? (SHMLIB_HUGETLB | SHMLIB_SPARSE | SHMLIB_DESTROY_ON_EXIT)
+                          : (SHMLIB_OPEN_EXISTING | SHMLIB_HUGETLB | SHMLIB_SPARSE | SHMLIB_DESTROY_ON_EXIT);
     int size_cls;
     uint64_t arg = gen_size(&size_cls), size, cap = 0;
     if (chan) {
