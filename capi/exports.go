@@ -171,34 +171,66 @@ func shmlib_go_stat(key *C.char, out *C.shmlib_stat_t) C.int {
 func shmlib_go_list(out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) C.int {
 	const op = "list"
 	return call(op, func() C.int {
-		if outCount == nil {
-			return invalid(op, "", "out_count is NULL")
-		}
-		if out == nil && capacity != 0 {
-			return invalid(op, "", "out_items is NULL but capacity is not 0")
+		if rc := checkItems(op, out, capacity, outCount); rc != C.SHMLIB_OK {
+			return rc
 		}
 		infos, err := segment.List()
 		if err != nil {
 			return fail(err)
 		}
-		*outCount = C.size_t(len(infos))
-		if out == nil {
-			return C.SHMLIB_OK // only counting
+		return putItems(op, infos, out, capacity, outCount)
+	})
+}
+
+//export shmlib_go_reap
+func shmlib_go_reap(flags C.uint32_t, out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) C.int {
+	const op = "reap"
+	return call(op, func() C.int {
+		if flags&^C.SHMLIB_REAP_DESTROY != 0 {
+			return unknownFlags(op, "", flags, C.SHMLIB_REAP_DESTROY)
 		}
-		n := min(uint64(capacity), uint64(len(infos)))
-		if _, err := cbytes(op, "", unsafe.Pointer(out), n*C.sizeof_shmlib_stat_t); err != nil {
+		if rc := checkItems(op, out, capacity, outCount); rc != C.SHMLIB_OK {
+			return rc
+		}
+		infos, err := segment.Reap(flags&C.SHMLIB_REAP_DESTROY != 0)
+		if err != nil {
 			return fail(err)
 		}
-		items := unsafe.Slice(out, n)
-		for i := range items {
-			fillStat(&items[i], &infos[i])
-		}
-		if len(infos) > len(items) {
-			return fail(&segment.Error{Op: op, Code: segment.ErrRange,
-				Msg: "more segments exist than out_items holds; *out_count says how many"})
-		}
-		return C.SHMLIB_OK
+		return putItems(op, infos, out, capacity, outCount)
 	})
+}
+
+// checkItems checks the arguments of a call that returns a list of stats.
+func checkItems(op string, out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) C.int {
+	if outCount == nil {
+		return invalid(op, "", "out_count is NULL")
+	}
+	if out == nil && capacity != 0 {
+		return invalid(op, "", "out_items is NULL but capacity is not 0")
+	}
+	return C.SHMLIB_OK
+}
+
+// putItems writes what fits of infos to out and their number to outCount;
+// SHMLIB_ERANGE if not all fit.
+func putItems(op string, infos []segment.Info, out *C.shmlib_stat_t, capacity C.size_t, outCount *C.size_t) C.int {
+	*outCount = C.size_t(len(infos))
+	if out == nil {
+		return C.SHMLIB_OK // only counting
+	}
+	n := min(uint64(capacity), uint64(len(infos)))
+	if _, err := cbytes(op, "", unsafe.Pointer(out), n*C.sizeof_shmlib_stat_t); err != nil {
+		return fail(err)
+	}
+	items := unsafe.Slice(out, n)
+	for i := range items {
+		fillStat(&items[i], &infos[i])
+	}
+	if uint64(len(infos)) > n {
+		return fail(&segment.Error{Op: op, Code: segment.ErrRange,
+			Msg: "more segments than out_items holds; *out_count says how many"})
+	}
+	return C.SHMLIB_OK
 }
 
 //export shmlib_go_destroy_at_exit

@@ -229,3 +229,9 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len)
     GUARD("memfd_recv");
     return shmlib_go_memfd_recv(sock, out_key, out_key_len);
 }
+
+int shmlib_reap(uint32_t flags, shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
+{
+    GUARD("reap");
+    return shmlib_go_reap(flags, out_items, capacity, out_count);
+}

@@ -409,6 +409,33 @@ int shmlib_stat(const char *key, shmlib_stat_t *out_stat);
  */
 int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
 
+/* shmlib_reap() flags. */
+#define SHMLIB_REAP_DESTROY 0x1u /* destroy what is found; without it, only list */
+
+/*
+ * Finds the segments that libshm made and that nobody will ever destroy:
+ * their creator is dead and no process has them attached or open. With
+ * SHMLIB_REAP_DESTROY it destroys them; without, it only lists them (a dry
+ * run). Writes up to `capacity` of them to out_items and how many there
+ * are (and, with the flag, were destroyed) to *out_count, as shmlib_list.
+ *
+ * It knows a segment as libshm's only by the name or key libshm chose for
+ * it, in a create without a key: POSIX names "shmlib-PID-START-RANDOM"
+ * carry their creator's pid and start time (so a later process with the
+ * same pid is not taken for it); System V keys the library picks have the
+ * top byte 0xf5, and the kernel records their creator, and whether anybody
+ * has them attached. It never touches a segment its user named, one whose
+ * creator lives, one in use, or a memfd (memfds cannot leak). Whether a
+ * POSIX object is in use is read from every process's /proc/PID/maps and
+ * /proc/PID/fd that the caller may read: run it as root, or as the user
+ * whose segments they are.
+ *
+ * Errors: SHMLIB_EINVAL (unknown flag, NULL out_count, NULL out_items with
+ * nonzero capacity), SHMLIB_ERANGE (more than `capacity` found: all were
+ * destroyed with the flag, the first `capacity` are written), SHMLIB_EOS.
+ */
+int shmlib_reap(uint32_t flags, shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
+
 /* -------------------------------------------------------- memfd segments */
 
 /*

@@ -16,6 +16,7 @@ import (
 
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/posix"
+	"github.com/libshm/libshm/internal/proc"
 	"github.com/libshm/libshm/internal/sysv"
 )
 
@@ -40,7 +41,7 @@ type Created struct {
 }
 
 // autoTries bounds the retries when a generated name is taken, which with
-// 64 random bits (32 for System V keys) only happens by malice.
+// 64 random bits (24 for System V keys) only happens by malice.
 const autoTries = 16
 
 // Create makes a new segment. See shmlib_create in include/shmlib.h.
@@ -220,25 +221,33 @@ func existingError(shown string, err error) *Error {
 	return e
 }
 
+// randomName is a new POSIX name that says who made it, for Reap:
+// "shmlib-PID-START-RANDOM", START the creator's start time in hex, which
+// tells it from a later process with the same pid.
 func randomName() (string, error) {
 	var b [8]byte
 	if err := fillRandom(b[:]); err != nil {
 		return "", err
 	}
-	return "shmlib-" + hex.EncodeToString(b[:]), nil
+	return fmt.Sprintf("shmlib-%d-%x-%s", os.Getpid(), creatorStart, hex.EncodeToString(b[:])), nil
 }
 
+// creatorStart is this process's start time, computed once.
+var creatorStart = uint64(max(proc.StartTime(os.Getpid()), 0))
+
+// ownKeyByte is the top byte of every System V key libshm chooses, so that
+// Reap can tell them; ftok keys have a project id there, and 0xf5 is an
+// unlikely one.
+const ownKeyByte = 0xf5
+
+// randomIPCKey is a new System V key in libshm's own range.
 func randomIPCKey() (uint32, error) {
 	var b [4]byte
-	for {
-		if err := fillRandom(b[:]); err != nil {
-			return 0, err
-		}
-		// 0 is IPC_PRIVATE; keep clear of it.
-		if k := binary.LittleEndian.Uint32(b[:]); k != 0 {
-			return k, nil
-		}
+	if err := fillRandom(b[:3]); err != nil {
+		return 0, err
 	}
+	b[3] = ownKeyByte
+	return binary.LittleEndian.Uint32(b[:]), nil
 }
 
 func fillRandom(b []byte) error {

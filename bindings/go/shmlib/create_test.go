@@ -20,8 +20,8 @@ func TestCreateKeys(t *testing.T) {
 		key  string
 		want string // a regexp for the canonical key
 	}{
-		{"", `^posix:/shmlib-[0-9a-f]{16}$`},
-		{"posix:", `^posix:/shmlib-[0-9a-f]{16}$`},
+		{"", `^posix:/shmlib-[0-9]+-[0-9a-f]+-[0-9a-f]{16}$`},
+		{"posix:", `^posix:/shmlib-[0-9]+-[0-9a-f]+-[0-9a-f]{16}$`},
 		{named, `^posix:` + regexp.QuoteMeta(named) + `$`},
 		{"posix:" + uniqueName(), `^posix:/shmlib-gotest-`},
 		{"sysv:", `^sysv:key=0x[0-9a-f]{8}$`},

@@ -111,3 +111,23 @@ func unixTime(sec int64) time.Time {
 	}
 	return time.Unix(sec, 0)
 }
+
+// Reap finds the segments libshm made that nobody will ever destroy: their
+// creator is dead and no process has them attached or open. With destroy,
+// it destroys them; without, it only lists them. It knows a segment as
+// libshm's only by the name or key libshm chose (a Create with key "",
+// "posix:" or "sysv:"), so segments named by their users are never
+// touched, nor memfds, which cannot leak. See include/shmlib.h, shmlib_reap.
+//
+// Errors: ErrOS, if /dev/shm or /proc/sysvipc/shm cannot be read.
+func Reap(destroy bool) ([]Info, error) {
+	infos, err := segment.Reap(destroy)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, len(infos))
+	for i := range infos {
+		out[i] = infoOf(&infos[i])
+	}
+	return out, nil
+}

@@ -31,7 +31,7 @@ from .errors import (AlreadyExists, BufferTooSmall, Busy, Corrupt,
                      MessageTooLarge, NotAttached, NotFound, NotSupported,
                      OSFailure, OutOfMemory, PeerGone, PermissionDenied,
                      Timeout, strerror)
-from .info import SegmentInfo, list_segments, stat
+from .info import SegmentInfo, list_segments, reap, stat
 from .keys import ftok, posix_key, posix_name
 from .memfd import recv_memfd, send_memfd
 from .segment import Segment, attach, create, create_detached, destroy
@@ -58,7 +58,7 @@ __all__ = [
     "OSFailure", "OutOfMemory", "Peek", "PeekArray", "PeerGone",
     "PermissionDenied", "Reservation", "Segment", "SegmentInfo", "Timeout",
     "attach", "create", "create_channel", "create_detached", "destroy",
-    "ftok", "library_path", "library_version", "list_segments",
+    "ftok", "library_path", "library_version", "list_segments", "reap",
     "open_channel", "posix_key", "posix_name", "recv_memfd", "send_memfd",
     "stat", "strerror",
 ]

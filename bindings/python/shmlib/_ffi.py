@@ -65,6 +65,9 @@ BACKEND_POSIX = 1
 BACKEND_SYSV = 2
 BACKEND_MEMFD = 3
 
+# shmlib_reap() flags.
+REAP_DESTROY = 0x1
+
 STAT_DESTROYED = 0x1
 STAT_LOCKED = 0x2
 STAT_CHANNEL = 0x4
@@ -151,6 +154,7 @@ PROTOTYPES = {
     "shmlib_destroy": (c_int, [c_char_p]),
     "shmlib_stat": (c_int, [c_char_p, POINTER(Stat)]),
     "shmlib_list": (c_int, [POINTER(Stat), c_size_t, POINTER(c_size_t)]),
+    "shmlib_reap": (c_int, [c_uint32, POINTER(Stat), c_size_t, POINTER(c_size_t)]),
     "shmlib_memfd_send": (c_int, [c_int, c_char_p]),
     "shmlib_memfd_recv": (c_int, [c_int, POINTER(c_char), c_size_t]),
     "shmlib_chan_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,

@@ -130,6 +130,22 @@ def cmd_ls(args):
     return 0
 
 
+def cmd_reap(args):
+    infos = shmlib.reap(destroy=args.destroy)
+    if args.json:
+        json.dump([_as_dict(info) for info in infos], sys.stdout, indent=2)
+        print()
+        return 0
+    verb = "destroyed" if args.destroy else "would destroy"
+    for info in infos:
+        print(f"{verb} {info.key} ({info.size} bytes, creator pid {_dash(info.cpid)})")
+    if not infos:
+        print("nothing to reap: every segment libshm made has a live creator or a user")
+    elif not args.destroy:
+        print(f"{len(infos)} segment(s); run `reap --destroy` to destroy them")
+    return 0
+
+
 def cmd_info(args):
     info = shmlib.stat(args.key)
     if args.json:
@@ -249,6 +265,19 @@ def _parser():
                     "shows none. Look at one with `info memfd:pid=P,fd=F,ino=I`.")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(run=cmd_ls)
+
+    reap = commands.add_parser(
+        "reap", help="find (and with --destroy, destroy) segments libshm made "
+                     "whose creator is dead and that nobody uses",
+        description="Find the segments libshm named itself (created without "
+                    "a key) whose creator process is dead and that no process "
+                    "has attached or open; only list them unless --destroy. "
+                    "Segments named by their users, those in use, and memfds "
+                    "are never touched. Run as root, or as the user whose "
+                    "segments they are, so that every process can be looked at.")
+    reap.add_argument("--destroy", action="store_true", help="destroy what is found")
+    reap.add_argument("--json", action="store_true", help="print JSON")
+    reap.set_defaults(run=cmd_reap)
 
     info = commands.add_parser("info", help="show what the kernel knows of KEY")
     info.add_argument("key", metavar="KEY")

@@ -98,3 +98,24 @@ def list_segments():
             return [SegmentInfo._from_stat(st) for st in items[:count.value]]
         # Segments come and go between two calls: leave room to spare.
         capacity = count.value + 16
+
+
+def reap(destroy=False):
+    """The segments libshm made that nobody will ever destroy: their creator
+    is dead and no process has them attached or open. With destroy=True
+    they are destroyed; by default this is a dry run. Only segments whose
+    name or key libshm chose (created without a key) are considered, never
+    one its user named, nor memfds, which cannot leak. Returns them as a
+    list of SegmentInfo, as they were found."""
+    if _fork.forked:
+        _fork.refuse("reap")
+    # No more can be found than exist; a segment made meanwhile has a live
+    # creator, so room for every listed one (and some) is room enough.
+    capacity = len(list_segments()) + 16
+    items = (_ffi.Stat * capacity)()
+    count = ctypes.c_size_t()
+    rc = _ffi.lib.shmlib_reap(_ffi.REAP_DESTROY if destroy else 0, items, capacity,
+                              ctypes.byref(count))
+    if rc != _ffi.ERANGE:
+        check(rc)
+    return [SegmentInfo._from_stat(st) for st in items[:min(count.value, capacity)]]

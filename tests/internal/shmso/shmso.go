@@ -48,6 +48,7 @@ type Lib struct {
 	destroy       func(key string) int32
 	stat          func(key string, out *Stat) int32
 	list          func(out *Stat, capacity uintptr, outCount *uintptr) int32
+	reap          func(flags uint32, out *Stat, capacity uintptr, outCount *uintptr) int32
 	memfdSend     func(sock int32, key string) int32
 	memfdRecv     func(sock int32, outKey *byte, outKeyLen uintptr) int32
 
@@ -99,6 +100,7 @@ func (l *Lib) functions() map[string]any {
 		"shmlib_destroy":        &l.destroy,
 		"shmlib_stat":           &l.stat,
 		"shmlib_list":           &l.list,
+		"shmlib_reap":           &l.reap,
 		"shmlib_memfd_send":     &l.memfdSend,
 		"shmlib_memfd_recv":     &l.memfdRecv,
 

@@ -1,0 +1,91 @@
+package segment
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/libshm/libshm/internal/keys"
+	"github.com/libshm/libshm/internal/posix"
+	"github.com/libshm/libshm/internal/proc"
+)
+
+// ownName matches the POSIX names libshm chooses: shmlib-PID-START-RANDOM.
+var ownName = regexp.MustCompile(`^shmlib-([0-9]+)-([0-9a-f]+)-[0-9a-f]{16}$`)
+
+// Reap finds the segments that libshm made and nobody will ever destroy:
+// their creator is dead, and no process has them attached or open. With
+// destroy, it destroys them. See shmlib_reap.
+//
+// It only knows a segment as libshm's by the name or key libshm chose for
+// it (a create without a key): POSIX names carry their creator's pid and
+// start time, System V keys are in libshm's range and the kernel records
+// their creator. Segments named by their users are never touched, nor are
+// memfds, which cannot leak.
+func Reap(destroy bool) ([]Info, error) {
+	infos, err := List()
+	if err != nil {
+		return nil, err
+	}
+	inUse := posixInUse()
+	var found []Info
+	for _, in := range infos {
+		if !orphaned(&in, inUse) {
+			continue
+		}
+		if destroy {
+			if err := Destroy(in.Key); err != nil {
+				continue // gone meanwhile, or not ours to destroy: leave it
+			}
+		}
+		found = append(found, in)
+	}
+	return found, nil
+}
+
+func orphaned(in *Info, inUse map[string]bool) bool {
+	switch in.Backend {
+	case keys.Posix:
+		m := ownName.FindStringSubmatch(strings.TrimPrefix(in.Key, "posix:/"))
+		if m == nil || inUse[strings.TrimPrefix(in.Key, "posix:/")] {
+			return false
+		}
+		pid, _ := strconv.Atoi(m[1])
+		start, _ := strconv.ParseUint(m[2], 16, 64)
+		return !proc.Alive(pid, func(s int64) bool { return uint64(s) == start })
+	case keys.SysV:
+		return in.IPCKey>>24 == ownKeyByte && in.Nattach == 0 && !in.Destroyed &&
+			!proc.Alive(int(in.CPID), nil)
+	}
+	return false
+}
+
+// posixInUse is the set of /dev/shm names that some process has mapped or
+// open, from every process's /proc/PID/maps and /proc/PID/fd. A process
+// this one may not look into counts as using nothing it cannot see; names
+// it cannot see used are only reaped if their creator is dead as well.
+func posixInUse() map[string]bool {
+	inUse := make(map[string]bool)
+	prefix := posix.Dir + "/"
+	pids, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range pids {
+		if maps, err := os.ReadFile(dir + "/maps"); err == nil {
+			for _, line := range strings.Split(string(maps), "\n") {
+				if i := strings.Index(line, prefix); i >= 0 {
+					name, _, _ := strings.Cut(line[i+len(prefix):], " ")
+					inUse[name] = true
+				}
+			}
+		}
+		fds, _ := os.ReadDir(dir + "/fd")
+		for _, fd := range fds {
+			if target, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && strings.HasPrefix(target, prefix) {
+				name, _, _ := strings.Cut(target[len(prefix):], " ")
+				inUse[name] = true
+			}
+		}
+	}
+	return inUse
+}
