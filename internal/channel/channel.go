@@ -202,8 +202,25 @@ func (c *Chan) Close() error {
 		return err
 	}
 	defer c.mu.Unlock()
+	c.closed = true
+	c.leave()
+	return segment.Unmap(c.mapping)
+}
+
+// leave gives up the end in the shared state and tells a peer that may be
+// waiting on it that nobody is there. If a peer has truncated the segment,
+// that memory is gone and so is anyone to tell: the fault is swallowed, so
+// that Close still unmaps what is left. (It can be caught only where the
+// caller asked for faults as panics, as the C API and the Go binding do.)
+func (c *Chan) leave() {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+		}
+	}()
 	c.s.owner(c.end).CompareAndSwap(uint64(self), 0)
-	// Tell a peer that may be waiting on this end that nobody is there.
 	if c.end == Producer {
 		c.s.closed().Store(1)
 		c.s.dataSeq().Add(1)
@@ -213,8 +230,6 @@ func (c *Chan) Close() error {
 		c.s.spaceSeq().Add(1)
 		futexWakeAll(c.s.spaceSeq())
 	}
-	c.closed = true
-	return segment.Unmap(c.mapping)
 }
 
 // lock enters a call on this end, refusing concurrent use and closed ends.
