@@ -115,15 +115,23 @@ func shmlib_go_chan_open(key *C.char, end C.int, out *C.shmlib_chan_t) C.int {
 
 //export shmlib_go_chan_close
 func shmlib_go_chan_close(h C.shmlib_chan_t) C.int {
-	return onChan("chan_close", h, func(c *channel.Chan) C.int {
-		if err := c.Close(); err != nil {
-			return fail(err)
-		}
-		handles.Lock()
-		delete(handles.m, uint64(h))
-		handles.Unlock()
-		return C.SHMLIB_OK
-	})
+	return onChan("chan_close", h, func(c *channel.Chan) C.int { return release(h, c.Close()) })
+}
+
+//export shmlib_go_chan_handover
+func shmlib_go_chan_handover(h C.shmlib_chan_t) C.int {
+	return onChan("chan_handover", h, func(c *channel.Chan) C.int { return release(h, c.Handover()) })
+}
+
+// release forgets handle h once its end is left (err nil).
+func release(h C.shmlib_chan_t, err error) C.int {
+	if err != nil {
+		return fail(err)
+	}
+	handles.Lock()
+	delete(handles.m, uint64(h))
+	handles.Unlock()
+	return C.SHMLIB_OK
 }
 
 //export shmlib_go_chan_max_message

@@ -235,3 +235,9 @@ int shmlib_reap(uint32_t flags, shmlib_stat_t *out_items, size_t capacity, size_
     GUARD("reap");
     return shmlib_go_reap(flags, out_items, capacity, out_count);
 }
+
+int shmlib_chan_handover(shmlib_chan_t chan)
+{
+    GUARD("chan_handover");
+    return shmlib_go_chan_handover(chan);
+}

@@ -585,6 +585,19 @@ int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan);
 int shmlib_chan_close(shmlib_chan_t chan);
 
 /*
+ * Leaves the end WITHOUT closing it, to pass it to another process: the
+ * stream goes on, the peer is told nothing, and the end is free for
+ * another process to open (as it would take over a dead holder's). A
+ * pending reservation is dropped; a held message is delivered again to the
+ * next holder. The handle is invalid after. (The Python binding does this
+ * when a Channel is pickled to a worker process.)
+ *
+ * Errors: SHMLIB_EINVAL (not an open handle), SHMLIB_EBUSY (another thread
+ * is in a call on this handle).
+ */
+int shmlib_chan_handover(shmlib_chan_t chan);
+
+/*
  * The largest message the channel carries, in *out_size: half its capacity
  * less 16 bytes. It reads only what the handle knew since open, so it may
  * be called while another thread waits on the same handle.

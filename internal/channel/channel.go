@@ -203,16 +203,32 @@ func (c *Chan) Close() error {
 	}
 	defer c.mu.Unlock()
 	c.closed = true
-	c.leave()
+	c.leave(true)
 	return segment.Unmap(c.mapping)
 }
 
-// leave gives up the end in the shared state and tells a peer that may be
-// waiting on it that nobody is there. If a peer has truncated the segment,
-// that memory is gone and so is anyone to tell: the fault is swallowed, so
-// that Close still unmaps what is left. (It can be caught only where the
-// caller asked for faults as panics, as the C API and the Go binding do.)
-func (c *Chan) leave() {
+// Handover leaves the end without closing it: the stream goes on, no peer
+// is told anything, and another process may open the end, as it would take
+// over from a dead holder. It is how an end passes to another process. A
+// pending reservation is dropped, and a held message is delivered again to
+// whoever opens the end next.
+func (c *Chan) Handover() error {
+	if err := c.lock("chan_handover"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	c.closed = true
+	c.leave(false)
+	return segment.Unmap(c.mapping)
+}
+
+// leave gives up the end in the shared state and, if closing, tells a peer
+// that may be waiting on it that nobody is there. If a peer has truncated
+// the segment, that memory is gone and so is anyone to tell: the fault is
+// swallowed, so that the caller still unmaps what is left. (It can be
+// caught only where the caller asked for faults as panics, as the C API and
+// the Go binding do.)
+func (c *Chan) leave(closing bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, fault := r.(interface{ Addr() uintptr }); !fault {
@@ -221,6 +237,9 @@ func (c *Chan) leave() {
 		}
 	}()
 	c.s.owner(c.end).CompareAndSwap(uint64(self), 0)
+	if !closing {
+		return
+	}
 	if c.end == Producer {
 		c.s.closed().Store(1)
 		c.s.dataSeq().Add(1)

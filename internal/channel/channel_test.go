@@ -234,3 +234,34 @@ func TestConsumerLeaving(t *testing.T) {
 		t.Fatalf("after a new consumer came: %v", err)
 	}
 }
+
+// TestHandover: an end left by Handover is free for another holder and the
+// stream goes on: no end of stream, no "peer gone".
+func TestHandover(t *testing.T) {
+	key := newChannel(t, "posix:", 4096)
+	c := open(t, key, Consumer)
+	p, err := Open(key, Producer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send([]byte("one"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Handover(); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, p.Send([]byte("x"), 0), segment.ErrInvalid, "closed")
+	p2 := open(t, key, Producer) // free: no ErrBusy
+	if err := p2.Send([]byte("two"), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	for _, want := range []string{"one", "two"} {
+		n, err := c.Recv(buf, second)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("after a handover: %q, %v; want %q", buf[:n], err, want)
+		}
+	}
+	_, err = c.Recv(buf, 0)
+	wantCode(t, err, segment.ErrTimeout, "would block")
+}

@@ -1620,6 +1620,35 @@ static void test_corrupt(void)
 }
 
 /* Handles that are not open, and NULL output parameters. */
+/* shmlib_chan_handover: the end is free for the next holder, the stream
+ * goes on (no end of stream), and the old handle is gone. */
+static void test_handover(void)
+{
+    char key[SHMLIB_KEY_MAX], buf[16];
+    shmlib_chan_t tx, tx2, rx;
+    size_t n;
+
+    if (!new_chan(POSIX, 4096, key))
+        return;
+    if (open_end(key, SHMLIB_CHAN_CONSUMER, &rx) && open_end(key, SHMLIB_CHAN_PRODUCER, &tx)) {
+        CHECK_RC(shmlib_chan_send(tx, "one", 3, 0), 0);
+        CHECK_RC(shmlib_chan_handover(tx), 0);
+        CHECK_RC(shmlib_chan_send(tx, "x", 1, 0), SHMLIB_EINVAL); /* the handle is gone */
+        CHECK_RC(shmlib_chan_handover(tx), SHMLIB_EINVAL);
+        if (open_end(key, SHMLIB_CHAN_PRODUCER, &tx2)) { /* free: not EBUSY */
+            CHECK_RC(shmlib_chan_send(tx2, "two", 3, 0), 0);
+            CHECK_RC(shmlib_chan_recv(rx, buf, sizeof buf, &n, 0), 0);
+            CHECK(n == 3 && memcmp(buf, "one", 3) == 0);
+            CHECK_RC(shmlib_chan_recv(rx, buf, sizeof buf, &n, 0), 0);
+            CHECK(n == 3 && memcmp(buf, "two", 3) == 0);
+            CHECK_RC(shmlib_chan_recv(rx, buf, sizeof buf, &n, 0), SHMLIB_ETIMEDOUT);
+            close_end(tx2);
+        }
+        close_end(rx);
+    }
+    CHECK_RC(shmlib_destroy(key), 0);
+}
+
 static void test_bad_arguments(void)
 {
     char key[SHMLIB_KEY_MAX], buf[16];
@@ -1712,6 +1741,7 @@ static const struct {
     TEST(test_consumer_closed),
     TEST(test_peer_leaves_at_check),
     TEST(test_corrupt),
+    TEST(test_handover),
     TEST(test_bad_arguments),
 #undef TEST
 };

@@ -145,6 +145,13 @@ func (ch *Channel) Release() error {
 	return guard("chan_release", ch.Key(), ch.c.Release)
 }
 
+// Handover leaves the end without closing it, to pass it to another
+// process: the stream goes on, the peer is told nothing, and the end is
+// free for another process to open. The Channel is unusable after.
+func (ch *Channel) Handover() error {
+	return guard("chan_handover", ch.Key(), ch.c.Handover)
+}
+
 // Close leaves the end and detaches the channel. Closing the producer ends
 // the stream: the consumer receives what was committed, then
 // [ErrEndOfStream]. The segment lives on until [Destroy].

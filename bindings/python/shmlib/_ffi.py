@@ -161,6 +161,7 @@ PROTOTYPES = {
                                    POINTER(c_char), c_size_t]),
     "shmlib_chan_open": (c_int, [c_char_p, c_int, POINTER(chan_t)]),
     "shmlib_chan_close": (c_int, [chan_t]),
+    "shmlib_chan_handover": (c_int, [chan_t]),
     "shmlib_chan_max_message": (c_int, [chan_t, POINTER(c_uint64)]),
     "shmlib_chan_send": (c_int, [chan_t, c_void_p, c_size_t, c_int64]),
     "shmlib_chan_reserve": (c_int, [chan_t, c_size_t, c_int64,

@@ -168,7 +168,8 @@ class Channel:
     An end is used by one thread at a time: a call made while another
     thread is in one on the same Channel raises Busy. close() (or the end
     of a with-block) leaves the end; a producer's close ends the stream.
-    A Channel cannot be pickled: pass the key, and open an end there.
+    Pickling a Channel hands its end over to the process that unpickles it
+    (see __reduce__): that is how an end goes to a Pool worker.
     """
 
     __slots__ = ("_key", "_end", "_handle", "_max_message", "_lock",
@@ -568,7 +569,24 @@ class Channel:
         if _fork.forked:
             self._handle = None
             return
-        op = "chan_close"
+        self._leave("chan_close", _ffi.lib.shmlib_chan_close)
+
+    def handover(self):
+        """Leaves this end WITHOUT closing it, so that another process can
+        open it: the stream goes on and the peer is told nothing. A pending
+        reservation is dropped; a held message goes to the next holder.
+        This Channel is closed after. Pickling a Channel does this (see
+        __reduce__)."""
+        if _fork.forked:
+            _fork.refuse("chan_handover", self._key)
+        if self._handle is None:
+            raise InvalidArgument(_ffi.EINVAL, f"chan_handover {self._key}: "
+                                  f"this {self._end} end is closed")
+        self._leave("chan_handover", _ffi.lib.shmlib_chan_handover)
+
+    def _leave(self, op, call):
+        """Ends this process's use of the end with call (close or handover),
+        refusing while views of lent memory are alive."""
         handle = self._enter(op, None)
         try:
             loan = self._loan
@@ -576,7 +594,7 @@ class Channel:
                 raise BufferError(f"{op} {self._key}: views of lent ring "
                                   "memory are still alive; delete them "
                                   "first")
-            check(_ffi.lib.shmlib_chan_close(handle))
+            check(call(handle))
             self._handle = None
             self._loan = None
         finally:
@@ -599,9 +617,15 @@ class Channel:
             pass
 
     def __reduce__(self):
-        raise TypeError("a Channel cannot be pickled: an end belongs to the "
-                        "process that opened it; pass the key and call "
-                        "shmlib.open_channel(key, end) there")
+        """Pickling hands the end over to whoever unpickles it: this
+        process leaves the end without closing it (handover()), and the
+        receiving process opens it. So a Channel can be passed to a
+        multiprocessing Process or Pool worker (spawn or forkserver: a
+        forked worker cannot use the library); this Channel is closed once
+        pickled."""
+        key, end = self._key, self._end
+        self.handover()
+        return (open_channel, (key, end))
 
     def __repr__(self):
         state = "closed" if self._handle is None else "open"

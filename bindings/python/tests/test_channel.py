@@ -94,11 +94,26 @@ def test_open_errors(chan_key, segment, channels):
     assert not isinstance(busy.value, BlockingIOError)
 
 
-def test_channels_are_made_by_open_channel_and_do_not_pickle(pair):
+def test_channels_are_made_by_open_channel(pair):
     with pytest.raises(TypeError):
         shmlib.Channel()
-    with pytest.raises(TypeError, match="open_channel"):
-        pickle.dumps(pair[0])
+
+
+def test_pickling_hands_the_end_over(pair, channels):
+    tx, rx = pair
+    tx.send(b"before")
+    data = pickle.dumps(tx)
+    assert tx.closed  # the end is handed over, not closed: no end of stream
+    with pytest.raises(shmlib.InvalidArgument, match="closed"):
+        tx.handover()
+    again = pickle.loads(data)  # opens the end, here as it would elsewhere
+    try:
+        again.send(b"after")
+        assert rx.recv() == b"before" and rx.recv() == b"after"
+        with pytest.raises(shmlib.Timeout):
+            rx.recv(timeout=0)
+    finally:
+        again.close()
 
 
 # ----------------------------------------------------------- copy in, out

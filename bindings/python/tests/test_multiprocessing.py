@@ -180,3 +180,23 @@ def test_detach_in_a_forked_child_only_ends_python_access(any_segment):
     assert child.exitcode == 0
     assert state == "detached" and "detached" in message
     assert any_segment.attached and any_segment.buf[0] == 99
+
+
+def produce(tx, count):
+    # Runs in a worker: the Channel argument arrived as its end, handed over.
+    with tx:
+        for i in range(count):
+            tx.send(b"msg %d" % i)
+    return os.getpid()
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_channel_end_passed_to_a_pool_worker(method, any_chan_key):
+    # The parent hands its producer end to a worker, which sends and closes:
+    # the parent's consumer gets every message, then the end of the stream.
+    tx = shmlib.open_channel(any_chan_key, "producer")
+    with shmlib.open_channel(any_chan_key, "consumer") as rx, \
+            multiprocessing.get_context(method).Pool(1) as pool:
+        worker = pool.apply_async(produce, (tx, 20)).get(timeout=60)
+        assert tx.closed and worker != os.getpid()
+        assert list(rx) == [b"msg %d" % i for i in range(20)]

@@ -55,6 +55,7 @@ type Lib struct {
 	chanCreate     func(key string, capacity uint64, mode, flags uint32, outKey *byte, outKeyLen uintptr) int32
 	chanOpen       func(key string, end int32, out *uint64) int32
 	chanClose      func(ch uint64) int32
+	chanHandover   func(ch uint64) int32
 	chanMaxMessage func(ch uint64, out *uint64) int32
 	chanSend       func(ch uint64, buf *byte, n uintptr, timeout int64) int32
 	chanReserve    func(ch uint64, n uintptr, timeout int64, out *unsafe.Pointer) int32
@@ -107,6 +108,7 @@ func (l *Lib) functions() map[string]any {
 		"shmlib_chan_create":      &l.chanCreate,
 		"shmlib_chan_open":        &l.chanOpen,
 		"shmlib_chan_close":       &l.chanClose,
+		"shmlib_chan_handover":    &l.chanHandover,
 		"shmlib_chan_max_message": &l.chanMaxMessage,
 		"shmlib_chan_send":        &l.chanSend,
 		"shmlib_chan_reserve":     &l.chanReserve,
