@@ -293,4 +293,26 @@ static inline int *harness_sysv_ids_created_by(pid_t cpid, size_t max, size_t *n
     return ids;
 }
 
+/* A byte pattern that differs per offset and per seed, for the data tests
+ * write into segments and check from other mappings and processes. */
+static inline unsigned char harness_pattern(size_t i, unsigned seed)
+{
+    return (unsigned char)(i * 31u + seed * 7u + 1u);
+}
+
+static inline void harness_fill(unsigned char *p, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = harness_pattern(i, seed);
+}
+
+/* Offset of the first byte that is not harness_pattern(seed), or len. */
+static inline size_t harness_verify(const unsigned char *p, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != harness_pattern(i, seed))
+            return i;
+    return len;
+}
+
 #endif /* LIBSHM_TEST_HARNESS_H */

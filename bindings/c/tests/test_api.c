@@ -338,27 +338,6 @@ static unsigned char *attach_rw(const char *key, uint64_t *size)
     return addr;
 }
 
-/* A byte pattern that differs per offset and per seed. */
-static unsigned char pattern(size_t i, unsigned seed)
-{
-    return (unsigned char)(i * 31u + seed * 7u + 1u);
-}
-
-static void fill(unsigned char *p, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        p[i] = pattern(i, seed);
-}
-
-/* Offset of the first byte that is not pattern(seed), or len if all are. */
-static size_t verify(const unsigned char *p, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != pattern(i, seed))
-            return i;
-    return len;
-}
-
 static int all_zero(const unsigned char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -738,7 +717,7 @@ static void test_create_existing(void)
             continue;
         unsigned char *p = attach_rw(key, NULL);
         if (p != NULL) {
-            fill(p, 8192, 5);
+            harness_fill(p, 8192, 5);
             CHECK_RC(shmlib_detach(p), 0);
         }
 
@@ -763,7 +742,7 @@ static void test_create_existing(void)
         p = attach_rw(key, &size);
         if (p != NULL) {
             CHECK_INT(size, 8192);
-            CHECK_INT(verify(p, 8192, 5), 8192);
+            CHECK_INT(harness_verify(p, 8192, 5), 8192);
             CHECK_RC(shmlib_detach(p), 0);
         }
 
@@ -965,19 +944,19 @@ static void test_attach(void)
         if (CHECK_RC(shmlib_attach(key, NULL, 0, &c, &sc), 0)) {
             CHECK(c != a);
             CHECK_INT(sc, size);
-            fill(a, size, 1);
-            CHECK_INT(verify(c, size, 1), size);
-            fill(c, size, 2);
-            CHECK_INT(verify(a, size, 2), size);
+            harness_fill(a, size, 1);
+            CHECK_INT(harness_verify(c, size, 1), size);
+            harness_fill(c, size, 2);
+            CHECK_INT(harness_verify(a, size, 2), size);
 
             /* Detaching one leaves the other working. */
             CHECK_RC(shmlib_detach(c), 0);
             CHECK(!is_mapped(c));
-            CHECK_INT(verify(a, size, 2), size);
+            CHECK_INT(harness_verify(a, size, 2), size);
         }
         /* out_size may be NULL. */
         if (CHECK_RC(shmlib_attach(key, NULL, 0, &c, NULL), 0)) {
-            CHECK_INT(verify(c, size, 2), size);
+            CHECK_INT(harness_verify(c, size, 2), size);
             CHECK_RC(shmlib_detach(c), 0);
         }
 
@@ -997,7 +976,7 @@ static void test_attach(void)
         CHECK(!is_mapped(a));
         CHECK_INT(count_shm_mappings(), mappings);
         if (CHECK_RC(shmlib_attach(key, NULL, 0, &a, NULL), 0)) {
-            CHECK_INT(verify(a, size, 2), size);
+            CHECK_INT(harness_verify(a, size, 2), size);
             CHECK_RC(shmlib_detach(a), 0);
         }
         CHECK_RC(shmlib_destroy(key), 0);
@@ -1047,8 +1026,8 @@ static void test_attach_rdonly(void)
         uint64_t size = 0;
         if (rw != NULL && CHECK_RC(shmlib_attach(key, NULL, SHMLIB_RDONLY, &ro, &size), 0)) {
             CHECK_INT(size, 2 * page);
-            fill(rw, 2 * page, 3);
-            CHECK_INT(verify(ro, 2 * page, 3), 2 * page); /* reads see the writes */
+            harness_fill(rw, 2 * page, 3);
+            CHECK_INT(harness_verify(ro, 2 * page, 3), 2 * page); /* reads see the writes */
 
             unsigned char *target = (unsigned char *)ro + page + 5;
             int status = write_in_child(target, 1);
@@ -1064,7 +1043,7 @@ static void test_attach_rdonly(void)
                    "0x%x (exit %d, signal %d), want death by SIGSEGV",
                    (unsigned)status, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-            CHECK_INT(verify(ro, 2 * page, 3), 2 * page); /* nothing was written */
+            CHECK_INT(harness_verify(ro, 2 * page, 3), 2 * page); /* nothing was written */
             CHECK_RC(shmlib_detach(ro), 0);
         }
         if (rw != NULL)
@@ -1103,14 +1082,14 @@ static void test_attach_populate(void)
         if (CHECK_RC(shmlib_attach(populated, NULL, SHMLIB_POPULATE, &p, NULL), 0)) {
             CHECKF(resident_pages(p, size) == 64, "%zu of 64 pages resident with SHMLIB_POPULATE",
                    resident_pages(p, size));
-            fill(p, size, 4);
-            CHECK_INT(verify(p, size, 4), size);
+            harness_fill(p, size, 4);
+            CHECK_INT(harness_verify(p, size, 4), size);
             CHECK_RC(shmlib_detach(p), 0);
         }
         /* Read-only and populated works too, and sees the data. */
         uint32_t ro = SHMLIB_POPULATE | SHMLIB_RDONLY;
         if (CHECK_RC(shmlib_attach(populated, NULL, ro, &p, NULL), 0)) {
-            CHECK_INT(verify(p, size, 4), size);
+            CHECK_INT(harness_verify(p, size, 4), size);
             CHECK_RC(shmlib_detach(p), 0);
         }
         CHECK_RC(shmlib_destroy(plain), 0);
@@ -1305,16 +1284,16 @@ static void test_destroy(void)
     if (create_ok(key, page, 0, out)) {
         unsigned char *p = attach_rw(key, NULL);
         if (p != NULL)
-            fill(p, page, 6);
+            harness_fill(p, page, 6);
         CHECK_RC(shmlib_destroy(key), 0);
         CHECK(stat(posix_path(key, path, sizeof path), &sb) != 0 && errno == ENOENT);
         CHECK_FAILS(shmlib_attach(key, NULL, 0, &addr, NULL), SHMLIB_ENOENT, "attach", key);
         CHECK_RC(shmlib_stat(key, &st), SHMLIB_ENOENT);
         CHECK_RC(shmlib_destroy(key), SHMLIB_ENOENT); /* already destroyed */
         if (p != NULL) {
-            CHECK_INT(verify(p, page, 6), page);
-            fill(p, page, 7); /* still writable */
-            CHECK_INT(verify(p, page, 7), page);
+            CHECK_INT(harness_verify(p, page, 6), page);
+            harness_fill(p, page, 7); /* still writable */
+            CHECK_INT(harness_verify(p, page, 7), page);
         }
         /* The name is free again: a new, separate segment. */
         unsigned char *q = NULL;
@@ -1322,7 +1301,7 @@ static void test_destroy(void)
             CHECK(all_zero(q, page));
             q[0] = 1;
             if (p != NULL)
-                CHECK_INT(verify(p, page, 7), page);
+                CHECK_INT(harness_verify(p, page, 7), page);
             CHECK_RC(shmlib_detach(q), 0);
         }
         CHECK_RC(shmlib_destroy(key), 0);
@@ -1338,7 +1317,7 @@ static void test_destroy(void)
         snprintf(idkey, sizeof idkey, "sysv:id=%d", id);
         unsigned char *p = attach_rw(key, NULL);
         if (p != NULL)
-            fill(p, page, 8);
+            harness_fill(p, page, 8);
         CHECK_RC(shmlib_destroy(key), 0);
         CHECK_RC(shmlib_attach(key, NULL, 0, &addr, NULL), SHMLIB_ENOENT);
         CHECK_FAILS(shmlib_attach(idkey, NULL, 0, &addr, NULL), SHMLIB_ENOENT, "attach", idkey);
@@ -1352,9 +1331,9 @@ static void test_destroy(void)
         }
         CHECK_RC(shmlib_destroy(idkey), SHMLIB_ENOENT); /* already destroyed */
         if (p != NULL) {
-            CHECK_INT(verify(p, page, 8), page);
-            fill(p, page, 9);
-            CHECK_INT(verify(p, page, 9), page);
+            CHECK_INT(harness_verify(p, page, 8), page);
+            harness_fill(p, page, 9);
+            CHECK_INT(harness_verify(p, page, 9), page);
             /* The key is free again while the old segment lives on. */
             if (create_ok(key, page, 0, out)) {
                 CHECK(shmid_of(key) != id);
@@ -1675,8 +1654,8 @@ static void forked_child(unsigned char *p, unsigned char *s, const char *pkey, c
     size_t n;
 
     harness_child_begin("[forked child] ");
-    CHECK_INT(verify(p, page, 10), page);
-    CHECK_INT(verify(s, page, 11), page);
+    CHECK_INT(harness_verify(p, page, 10), page);
+    CHECK_INT(harness_verify(s, page, 11), page);
 
     CHECK_RC(shmlib_attach(pkey, NULL, 0, &addr, NULL), SHMLIB_EFORKED);
     CHECK_RC(shmlib_last_error(msg, sizeof msg), 0);
@@ -1701,9 +1680,9 @@ static void forked_child(unsigned char *p, unsigned char *s, const char *pkey, c
     CHECK(shmlib_strerror(SHMLIB_EFORKED)[0] != '\0');
 
     /* The refused detach did not unmap; the memory is shared with the parent. */
-    CHECK_INT(verify(p, page, 10), page);
-    fill(p, page, 12);
-    fill(s, page, 13);
+    CHECK_INT(harness_verify(p, page, 10), page);
+    harness_fill(p, page, 12);
+    harness_fill(s, page, 13);
     harness_child_exit();
 }
 
@@ -1725,15 +1704,15 @@ static void test_forked_child(void)
         s = attach_rw(skey, NULL);
     }
     if (p != NULL && s != NULL) {
-        fill(p, page, 10);
-        fill(s, page, 11);
+        harness_fill(p, page, 10);
+        harness_fill(s, page, 11);
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0)
             forked_child(p, s, pkey, skey);
         CHECK_EXIT_OK(harness_wait(pid), "forked child");
-        CHECK_INT(verify(p, page, 12), page); /* the child's writes */
-        CHECK_INT(verify(s, page, 13), page);
+        CHECK_INT(harness_verify(p, page, 12), page); /* the child's writes */
+        CHECK_INT(harness_verify(s, page, 13), page);
         /* The child's destroy and detach did nothing. */
         CHECK_RC(shmlib_stat(pkey, &st), 0);
         CHECK_RC(shmlib_stat(skey, &st), 0);
@@ -1919,8 +1898,8 @@ static void *worker_run(void *arg)
         } else {
             if (got != size)
                 worker_error(w, __LINE__, "attach size", (int)got);
-            fill(addr, size, seed);
-            if (verify(addr, size, seed) != size)
+            harness_fill(addr, size, seed);
+            if (harness_verify(addr, size, seed) != size)
                 worker_error(w, __LINE__, "verify", 0);
             rc = shmlib_detach(addr);
             if (rc != 0)

@@ -27,34 +27,13 @@ static size_t page;
 /* "libshm-interop-PID": POSIX names of this run start with it. */
 static char prefix[64];
 
-/* A byte pattern that differs per offset and per seed. */
-static unsigned char pattern(size_t i, unsigned seed)
-{
-    return (unsigned char)(i * 13u + seed * 5u + 3u);
-}
-
-static void fill(unsigned char *p, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        p[i] = pattern(i, seed);
-}
-
-/* Offset of the first byte that is not pattern(seed), or len if all are. */
-static size_t verify(const unsigned char *p, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != pattern(i, seed))
-            return i;
-    return len;
-}
-
 /* Both mappings show the same pages: a write to either is read in the other. */
 static void check_same_bytes(unsigned char *a, unsigned char *b, size_t len, unsigned seed)
 {
-    fill(a, len, seed);
-    CHECK_INT(verify(b, len, seed), len);
-    fill(b, len, seed + 1);
-    CHECK_INT(verify(a, len, seed + 1), len);
+    harness_fill(a, len, seed);
+    CHECK_INT(harness_verify(b, len, seed), len);
+    harness_fill(b, len, seed + 1);
+    CHECK_INT(harness_verify(a, len, seed + 1), len);
 }
 
 /* Runs a peer role of this program on a segment holding pattern seed_in;
@@ -70,7 +49,7 @@ static void check_peer(const char *role, const char *target, size_t size, unsign
     char what[PATH_MAX];
     snprintf(what, sizeof what, "peer %s %s", role, target);
     CHECK_EXIT_OK(harness_run_self(argv), what);
-    CHECKF(verify(mine, size, seed_out) == size, "%s: its writes are not seen here", what);
+    CHECKF(harness_verify(mine, size, seed_out) == size, "%s: its writes are not seen here", what);
 }
 
 /* ------------------------------------------------------------------ peers */
@@ -112,8 +91,8 @@ static int peer(char **argv)
     if (p == NULL || p == MAP_FAILED || p == (void *)-1)
         harness_child_exit();
 
-    CHECK_INT(verify(p, size, seed_in), size);
-    fill(p, size, seed_out);
+    CHECK_INT(harness_verify(p, size, seed_in), size);
+    harness_fill(p, size, seed_out);
 
     if (strcmp(role, "--raw-posix") == 0)
         CHECK(munmap(p, size) == 0);
@@ -187,7 +166,7 @@ static void test_posix_libshm_to_raw(void)
 
     if (mine != NULL && raw != MAP_FAILED) {
         check_same_bytes(mine, raw, size, 1);
-        fill(mine, size, 3);
+        harness_fill(mine, size, 3);
         check_peer("--raw-posix", name, size, 3, 4, mine);
     }
 
@@ -258,14 +237,14 @@ static void test_posix_raw_to_libshm(void)
     CHECK_RC(shmlib_create(key, size, 0, SHMLIB_OPEN_EXISTING, NULL, 0), SHMLIB_OPENED);
 
     /* A libshm program in another process. */
-    fill(raw, size, 20);
+    harness_fill(raw, size, 20);
     check_peer("--libshm", key, size, 20, 21, raw);
 
     /* libshm destroys what shm_open made. */
     CHECK_RC(shmlib_destroy(name), 0);
     errno = 0;
     CHECK(shm_open(name, O_RDWR, 0) < 0 && errno == ENOENT);
-    CHECK_INT(verify(raw, size, 21), size);
+    CHECK_INT(harness_verify(raw, size, 21), size);
     munmap(raw, size);
 }
 
@@ -318,7 +297,7 @@ static void test_sysv_libshm_to_raw(void)
             CHECK_INT(row.nattch, 2);
         }
 
-        fill(mine, size, 32);
+        harness_fill(mine, size, 32);
         char id_s[32];
         snprintf(id_s, sizeof id_s, "%d", id);
         check_peer("--raw-sysv", id_s, size, 32, 33, mine);
@@ -411,7 +390,7 @@ static void test_sysv_raw_to_libshm(void)
     CHECK_RC(shmlib_create(hex, size, 0, SHMLIB_OPEN_EXISTING, NULL, 0), SHMLIB_OPENED);
 
     /* A libshm program in another process. */
-    fill(raw, size, 50);
+    harness_fill(raw, size, 50);
     check_peer("--libshm", hex, size, 50, 51, raw);
 
     /* libshm destroys what shmget made; the raw mapping lives on. */
@@ -419,7 +398,7 @@ static void test_sysv_raw_to_libshm(void)
     errno = 0;
     CHECK(shmget(k, 0, 0) < 0 && errno == ENOENT);
     CHECK(shmctl(id, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST));
-    CHECK_INT(verify(raw, size, 51), size);
+    CHECK_INT(harness_verify(raw, size, 51), size);
     shmdt(raw);
     CHECK(shmctl(id, IPC_STAT, &ds) != 0);
 

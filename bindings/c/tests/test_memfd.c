@@ -39,26 +39,6 @@
 #define F_SEAL_GROW 0x0004
 #endif
 
-static unsigned char pattern(size_t i, unsigned seed)
-{
-    return (unsigned char)(i * 29u + seed * 7u + 1u);
-}
-
-static void fill(unsigned char *p, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        p[i] = pattern(i, seed);
-}
-
-/* Offset of the first byte that is not pattern(seed), or len if all are. */
-static size_t verify(const unsigned char *p, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != pattern(i, seed))
-            return i;
-    return len;
-}
-
 /* The number of descriptors this process has open. */
 static int fd_count(void)
 {
@@ -263,8 +243,8 @@ static void role_attach(char **argv)
     if (!CHECK_RC(shmlib_attach(key, NULL, 0, &addr, &got), 0))
         return;
     CHECK_INT(got, size);
-    CHECK_INT(verify(addr, size, in), size);
-    fill(addr, size, out);
+    CHECK_INT(harness_verify(addr, size, in), size);
+    harness_fill(addr, size, out);
 
     shmlib_stat_t st;
     if (CHECK_RC(shmlib_stat(key, &st), 0)) {
@@ -287,7 +267,7 @@ static void role_attach(char **argv)
     }
     void *again = NULL;
     if (CHECK_RC(shmlib_attach(key, NULL, 0, &again, NULL), 0)) {
-        CHECK_INT(verify(again, size, out), size);
+        CHECK_INT(harness_verify(again, size, out), size);
         CHECK_RC(shmlib_detach(again), 0);
     }
     CHECK_RC(shmlib_detach(addr), 0);
@@ -337,7 +317,7 @@ static void role_hold(char **argv)
         printf("failed\n");
         return;
     }
-    fill(addr, size, seed);
+    harness_fill(addr, size, seed);
     CHECK_RC(shmlib_detach(addr), 0);
     printf("%s\n", key);
     fflush(stdout);
@@ -355,7 +335,7 @@ static void role_send(char **argv)
     if (!CHECK_RC(shmlib_create("memfd:", size, 0640, 0, key, sizeof key), 0) ||
         !CHECK_RC(shmlib_attach(key, NULL, 0, &addr, NULL), 0))
         return;
-    fill(addr, size, seed);
+    harness_fill(addr, size, seed);
     CHECK_RC(shmlib_detach(addr), 0);
     CHECK_RC(shmlib_memfd_send(sock, key), 0);
     /* Still held here after the send. */
@@ -405,7 +385,7 @@ static void role_recv(char **argv)
     if (!CHECK_RC(shmlib_attach(key, NULL, 0, &addr, &got), 0))
         return;
     CHECK_INT(got, size);
-    CHECK_INT(verify(addr, size, seed), size);
+    CHECK_INT(harness_verify(addr, size, seed), size);
     shmlib_stat_t st;
     if (CHECK_RC(shmlib_stat(key, &st), 0)) {
         CHECK_INT(st.backend, SHMLIB_BACKEND_MEMFD);
@@ -419,9 +399,9 @@ static void role_recv(char **argv)
     CHECK_INT(fd_count(), before);
     CHECK_INT(listed(key), 0);
     CHECK_RC(shmlib_attach(key, NULL, 0, &(void *){0}, NULL), SHMLIB_ENOENT);
-    CHECK_INT(verify(addr, size, seed), size);
-    fill(addr, size, seed + 1);
-    CHECK_INT(verify(addr, size, seed + 1), size);
+    CHECK_INT(harness_verify(addr, size, seed), size);
+    harness_fill(addr, size, seed + 1);
+    CHECK_INT(harness_verify(addr, size, seed + 1), size);
     CHECK_RC(shmlib_detach(addr), 0);
 }
 
@@ -437,7 +417,7 @@ static void role_chan(char **argv)
         if (!CHECK_RC(shmlib_chan_recv(ch, buf, sizeof buf, &n, 5000000000LL), 0))
             break;
         CHECK_INT(n, 100 + i);
-        CHECK_INT(verify(buf, n, (unsigned)i), n);
+        CHECK_INT(harness_verify(buf, n, (unsigned)i), n);
     }
     size_t n;
     unsigned char buf[16];
@@ -542,14 +522,14 @@ static void test_lifecycle(void)
     while (zeros < size && ((unsigned char *)addr)[zeros] == 0)
         zeros++;
     CHECK_INT(zeros, size); /* zero-filled */
-    fill(addr, size, 11);
+    harness_fill(addr, size, 11);
 
     /* Another process attaches by the key: the same bytes both ways. */
     char size_s[32];
     snprintf(size_s, sizeof size_s, "%" PRIu64, size);
     snprintf(pid_s, sizeof pid_s, "%d", getpid());
     CHECK_EXIT_OK(run("--attach", key, size_s, "11", "12", pid_s, "640"), "--attach");
-    CHECK_INT(verify(addr, size, 12), size);
+    CHECK_INT(harness_verify(addr, size, 12), size);
     /* Its failed destroy changed nothing. */
     CHECK_RC(shmlib_stat(key, &st), 0);
     CHECK_INT(fcntl(fd, F_GETFD) >= 0, 1);
@@ -558,7 +538,7 @@ static void test_lifecycle(void)
     CHECK_EXIT_OK(run("--truncate", path, size_s, NULL, NULL, NULL, NULL), "--truncate");
     if (CHECK_RC(shmlib_stat(key, &st), 0))
         CHECK_INT(st.size, size);
-    CHECK_INT(verify(addr, size, 12), size);
+    CHECK_INT(harness_verify(addr, size, 12), size);
 
     /* Destroy in the holder: its descriptor is closed, new attaches fail,
      * here and elsewhere; the mapping goes on. */
@@ -574,9 +554,9 @@ static void test_lifecycle(void)
     CHECK_RC(shmlib_destroy(key), SHMLIB_ENOENT);
     snprintf(arg, sizeof arg, "%d", SHMLIB_ENOENT);
     CHECK_EXIT_OK(run("--attach-fails", key, arg, NULL, NULL, NULL, NULL), "--attach-fails");
-    CHECK_INT(verify(addr, size, 12), size);
-    fill(addr, size, 13);
-    CHECK_INT(verify(addr, size, 13), size);
+    CHECK_INT(harness_verify(addr, size, 12), size);
+    harness_fill(addr, size, 13);
+    CHECK_INT(harness_verify(addr, size, 13), size);
     CHECK_RC(shmlib_detach(addr), 0);
     CHECK_INT(fd_count(), before);
 }
@@ -646,7 +626,7 @@ static void test_holder_exits(void)
         uint64_t got = 0;
         if (CHECK_RC(shmlib_attach(key, NULL, 0, &addr, &got), 0)) {
             CHECK_INT(got, size);
-            CHECK_INT(verify(addr, size, 21), size);
+            CHECK_INT(harness_verify(addr, size, 21), size);
             shmlib_stat_t st;
             if (CHECK_RC(shmlib_stat(key, &st), 0)) {
                 CHECK_INT(st.backend, SHMLIB_BACKEND_MEMFD);
@@ -663,9 +643,9 @@ static void test_holder_exits(void)
             pid = -1;
             CHECK_RC(shmlib_attach(key, NULL, 0, &(void *){0}, NULL), SHMLIB_ENOENT);
             CHECK_RC(shmlib_stat(key, &st), SHMLIB_ENOENT);
-            CHECK_INT(verify(addr, size, 21), size);
-            fill(addr, size, 22);
-            CHECK_INT(verify(addr, size, 22), size);
+            CHECK_INT(harness_verify(addr, size, 21), size);
+            harness_fill(addr, size, 22);
+            CHECK_INT(harness_verify(addr, size, 22), size);
             CHECK_RC(shmlib_detach(addr), 0);
         }
     }
@@ -923,7 +903,7 @@ static void test_channel(void)
     if (CHECK_RC(shmlib_chan_open(key, SHMLIB_CHAN_PRODUCER, &ch), 0)) {
         for (int i = 0; i < count; i++) {
             unsigned char msg[512];
-            fill(msg, 100 + i, (unsigned)i);
+            harness_fill(msg, 100 + i, (unsigned)i);
             CHECK_RC(shmlib_chan_send(ch, msg, 100 + i, 0), 0);
         }
         CHECK_RC(shmlib_chan_close(ch), 0);
