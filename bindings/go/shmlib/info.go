@@ -72,11 +72,15 @@ func List() ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	return infosOf(infos), nil
+}
+
+func infosOf(infos []segment.Info) []Info {
 	out := make([]Info, len(infos))
 	for i := range infos {
 		out[i] = infoOf(&infos[i])
 	}
-	return out, nil
+	return out
 }
 
 func infoOf(in *segment.Info) Info {
@@ -125,9 +129,5 @@ func Reap(destroy bool) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Info, len(infos))
-	for i := range infos {
-		out[i] = infoOf(&infos[i])
-	}
-	return out, nil
+	return infosOf(infos), nil
 }
