@@ -3,7 +3,7 @@
  * hostile arguments, against a model of what must come back.
  *
  * A seeded driver (the seed is printed; --seed replays it) makes CALLS calls
- * (default 1,000,000; --quick: 50,000) to all 21 functions of shmlib.h:
+ * (default 1,000,000; --quick: 50,000) to all 25 functions of shmlib.h:
  * NULL, unreadable (PROT_NONE pages, unmapped holes, wild addresses) and
  * read-only pointers; keys that are malformed, overlong, non-UTF-8, full of
  * control bytes, unterminated right before a PROT_NONE page (shorter and
@@ -11,7 +11,16 @@
  * huge and "negative" sizes; random flags, modes, ends and handles; stale
  * keys, addresses and handles (double detach, calls after destroy and
  * close); random short timeouts (0 or a few microseconds; WAIT_FOREVER only
- * where the model says the call cannot wait).
+ * where the model says the call cannot wait); memfd keys: live, destroyed
+ * (also when the descriptor number holds a new memfd), malformed, of a
+ * child process that holds one, of no process; memfd_send and memfd_recv
+ * over the program's own socket pairs (peers closed, resets, messages with
+ * no descriptor, a non-memfd, an unsealed memfd or two descriptors), and
+ * on descriptors that are no socket or closed; recv only where a message
+ * waits or the peer closed, so it cannot block; reap with random flags
+ * (SHMLIB_REAP_DESTROY only in isolation, where every segment is this
+ * living process's: nothing may be found); chan_handover of open ends,
+ * which are then free and are opened again.
  *
  * The model knows every segment, mapping and channel end it made, and the
  * exact state of each channel ring (bytes in flight, padding at the wrap),
@@ -43,7 +52,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "stress.h"
 
@@ -53,19 +66,19 @@ enum fn {
     F_VERSION, F_VERSION_STRING, F_STRERROR, F_LAST_ERROR, F_FTOK, F_CREATE, F_ATTACH,
     F_DETACH, F_DESTROY, F_STAT, F_LIST, F_CHAN_CREATE, F_CHAN_OPEN, F_CHAN_CLOSE,
     F_CHAN_MAX, F_CHAN_SEND, F_CHAN_RESERVE, F_CHAN_COMMIT, F_CHAN_RECV, F_CHAN_PEEK,
-    F_CHAN_RELEASE, NFN
+    F_CHAN_RELEASE, F_MEMFD_SEND, F_MEMFD_RECV, F_REAP, F_CHAN_HANDOVER, NFN
 };
 
 static const char *const fn_name[NFN] = {
     "version", "version_string", "strerror", "last_error", "ftok", "create", "attach",
     "detach", "destroy", "stat", "list", "chan_create", "chan_open", "chan_close",
     "chan_max_message", "chan_send", "chan_reserve", "chan_commit", "chan_recv", "chan_peek",
-    "chan_release",
+    "chan_release", "memfd_send", "memfd_recv", "reap", "chan_handover",
 };
 
 /* How often each is called, out of the sum. */
 static const int fn_weight[NFN] = {
-    1, 1, 2, 4, 4, 8, 10, 10, 6, 6, 1, 4, 8, 1, 3, 12, 6, 6, 12, 6, 5,
+    1, 1, 2, 4, 4, 8, 10, 10, 6, 6, 1, 4, 8, 1, 3, 12, 6, 6, 12, 6, 5, 5, 5, 1, 3,
 };
 
 /* Codes as bits: bit -rc for 0..-18, and bit 19 for SHMLIB_OPENED. */
@@ -125,6 +138,10 @@ static void init_documented(void)
                               B(SHMLIB_EEOS) | B(SHMLIB_EPEER) | B(SHMLIB_ECORRUPT) | B(SHMLIB_EBUSY);
     documented[F_CHAN_PEEK] = documented[F_CHAN_RECV];
     documented[F_CHAN_RELEASE] = ok | B(SHMLIB_EINVAL) | B(SHMLIB_EBUSY);
+    documented[F_MEMFD_SEND] = ok | B(SHMLIB_EINVAL) | B(SHMLIB_EOS);
+    documented[F_MEMFD_RECV] = ok | B(SHMLIB_EINVAL) | B(SHMLIB_EEOS) | B(SHMLIB_ERANGE) | B(SHMLIB_EOS);
+    documented[F_REAP] = ok | B(SHMLIB_EINVAL) | B(SHMLIB_ERANGE) | B(SHMLIB_EOS);
+    documented[F_CHAN_HANDOVER] = ok | B(SHMLIB_EINVAL) | B(SHMLIB_EBUSY);
 }
 
 /* ---------------------------------------------------------------- run state */
@@ -277,6 +294,8 @@ struct seg {
     int used;
     char key[SHMLIB_KEY_MAX];   /* canonical */
     int sysv, has_ipc_key, shmid;
+    int memfd;                  /* a memfd segment; 2: the one the holder child holds (not ours) */
+    uint64_t ino;               /* memfd: its inode */
     uint64_t size;
     uint32_t mode;
     int nmaps;                  /* live mappings of ours */
@@ -316,7 +335,7 @@ static struct seg segs[MAXSEG];
 static struct map maps[MAXMAP];
 static struct hnd hnds[MAXHND];
 static char dead[MAXDEAD][SHMLIB_KEY_MAX];
-static int dead_sysv[MAXDEAD];
+static int dead_sysv[MAXDEAD];    /* the kind: 0 POSIX, 1 System V, 2 memfd */
 static int ndead;
 static void *stale_addrs[MAXSTALE];
 static int nstale_addrs;
@@ -395,7 +414,7 @@ static void add_stale_hnd(shmlib_chan_t h)
 static void seg_gone(int s)
 {
     struct seg *g = &segs[s];
-    add_dead(g->key, g->sysv);
+    add_dead(g->key, g->sysv ? 1 : g->memfd ? 2 : 0);
     if (g->sysv) {
         char byid[SHMLIB_KEY_MAX];
         snprintf(byid, sizeof byid, "sysv:id=%d", g->shmid);
@@ -518,7 +537,8 @@ static void expect_untouched(int cls, const void *p, size_t len, const char *wha
 
 enum kclass {
     K_NULL, K_LIVE, K_ALIAS, K_DEAD, K_FRESH, K_AUTO, K_MALFORMED, K_TOOLONG, K_HUGE,
-    K_UNTERM_SHORT, K_UNTERM_LONG, K_BADPTR, K_INMAP, K_GARBAGE, K_BYID_CREATE, NKCLASS
+    K_UNTERM_SHORT, K_UNTERM_LONG, K_BADPTR, K_INMAP, K_GARBAGE, K_BYID_CREATE,
+    K_MEMFD_OTHER, K_MEMFD_ABSENT, NKCLASS
 };
 
 struct key {
@@ -526,7 +546,9 @@ struct key {
     int cls;
     int seg;                      /* K_LIVE, K_ALIAS */
     int sysv;                     /* K_FRESH, K_AUTO, K_DEAD */
-    int form;                     /* K_AUTO: 0 posix, 1 sysv, 2 private */
+    int memfd;                    /* K_AUTO, K_DEAD, K_MEMFD_*: a memfd key */
+    int other;                    /* K_MEMFD_ABSENT: of another process (pid above pid_max) */
+    int form;                     /* K_AUTO: 0 posix, 1 sysv, 2 private, 3 memfd */
     char canon[SHMLIB_KEY_MAX];   /* K_FRESH, K_DEAD: the canonical key */
     int unknown;                  /* might name anything (K_DEAD by id outside isolation) */
 };
@@ -540,10 +562,23 @@ static const char *const malformed_keys[] = {
     "sysv:id= 1", "sysv:ID=1", "sysv:Key=1", "sysv:bogus", "sysv:private2", "sysv:privatex",
     "sysv: ", "sysv", "SYSV:key=1", "POSIX:/x", "posix", "Posix:/x", " /x", "\t/x", "x",
     "\xff\xfe", "key=1", "posix:\n/x", "sysv:key=0x12\n", "\x01",
+    /* memfd keys are memfd:pid=P,fd=F,ino=I: all decimal, in that order, P > 0 */
+    "memfd", "MEMFD:", "memfd:x", "memfd: ", "memfd:pid=", "memfd:pid=1", "memfd:pid=1,fd=2",
+    "memfd:pid=1,fd=2,ino=", "memfd:pid=1,fd=2,ino=x", "memfd:pid=0,fd=2,ino=3", "memfd:pid=-1,fd=2,ino=3",
+    "memfd:pid=1,fd=-2,ino=3", "memfd:pid=1,fd=2,ino=-3", "memfd:pid=+1,fd=2,ino=3", "memfd:pid= 1,fd=2,ino=3",
+    "memfd:pid=1,fd=2,ino=3,", "memfd:pid=1,fd=2,ino=3,x=4", "memfd:fd=2,pid=1,ino=3", "memfd:pid=1,ino=3,fd=2",
+    "memfd:pid=2147483648,fd=2,ino=3", "memfd:pid=1,fd=2147483648,ino=3",
+    "memfd:pid=1,fd=2,ino=18446744073709551616", "memfd:pid=0x1,fd=2,ino=3", "memfd:pid=1;fd=2;ino=3",
+    "memfd:PID=1,fd=2,ino=3", "memfd::", "memfd:pid=1,,fd=2,ino=3",
 };
 
 /* The keys the library chooses for create. */
-static const char *const auto_keys[] = {"", "posix:", "sysv:", "sysv:private"};
+static const char *const auto_keys[] = {"", "posix:", "sysv:", "sysv:private", "memfd:"};
+
+/* The memfd segment a child process holds (see start_holder): a live key
+ * of another process, in the model's slot other_seg (used 3). */
+static int other_seg = -1;
+static pid_t holder_pid;
 
 static void fresh_key(struct key *k, int sysv)
 {
@@ -620,6 +655,8 @@ static void gen_key(struct key *k, int mutating, int for_create, int want_chan)
     w[K_INMAP] = mutating ? 0 : 3;
     w[K_GARBAGE] = 4;
     w[K_BYID_CREATE] = for_create ? 2 : 0;
+    w[K_MEMFD_OTHER] = other_seg >= 0 ? 3 : 0;
+    w[K_MEMFD_ABSENT] = 3;
     int total = 0;
     for (int i = 0; i < NKCLASS; i++)
         total += w[i];
@@ -640,7 +677,10 @@ static void gen_key(struct key *k, int mutating, int for_create, int want_chan)
         }
         k->seg = s;
         struct seg *g = &segs[s];
-        if (cls == K_LIVE || (!g->sysv && stress_below(&rng, 2)))
+        if (g->memfd) { /* one spelling only */
+            k->cls = K_LIVE;
+            snprintf(b, KEYBUF_LEN, "%s", g->key);
+        } else if (cls == K_LIVE || (!g->sysv && stress_below(&rng, 2)))
             snprintf(b, KEYBUF_LEN, "%s", g->sysv || cls == K_LIVE ? g->key : g->key + 6);
         else if (!g->sysv)
             snprintf(b, KEYBUF_LEN, "%s", g->key + 6); /* "/NAME" */
@@ -658,7 +698,8 @@ static void gen_key(struct key *k, int mutating, int for_create, int want_chan)
         }
         int i = (int)stress_below(&rng, (uint64_t)ndead);
         snprintf(k->canon, sizeof k->canon, "%s", dead[i]);
-        k->sysv = dead_sysv[i];
+        k->sysv = dead_sysv[i] == 1;
+        k->memfd = dead_sysv[i] == 2;
         if (find_seg(k->canon) >= 0) { /* made again since */
             k->cls = K_LIVE;
             k->seg = find_seg(k->canon);
@@ -687,15 +728,17 @@ static void gen_key(struct key *k, int mutating, int for_create, int want_chan)
         fresh_key(k, (int)stress_below(&rng, 3) == 0);
         return;
     case K_AUTO:
-        k->form = (int)stress_below(&rng, 5);
-        if (k->form == 4) { /* a read-only page of zeros: "" */
+        k->form = (int)stress_below(&rng, 7);
+        if (k->form == 6) { /* a read-only page of zeros: "" */
             k->p = (const char *)ro_page;
             k->form = 0;
         } else {
+            k->form = k->form == 5 ? 4 : k->form; /* memfd: twice as often */
             k->p = auto_keys[k->form];
             k->form = k->form <= 1 ? 0 : k->form - 1;
         }
-        k->sysv = k->form != 0;
+        k->sysv = k->form == 1 || k->form == 2;
+        k->memfd = k->form == 3;
         return;
     case K_MALFORMED:
         k->p = malformed_keys[stress_below(&rng, sizeof malformed_keys / sizeof malformed_keys[0])];
@@ -788,6 +831,25 @@ static void gen_key(struct key *k, int mutating, int for_create, int want_chan)
         k->p = b;
         return;
     }
+    case K_MEMFD_OTHER:
+        k->memfd = 1;
+        k->seg = other_seg;
+        snprintf(b, KEYBUF_LEN, "%s", segs[other_seg].key);
+        k->p = b;
+        return;
+    case K_MEMFD_ABSENT: {
+        /* Well-formed, and nobody's: this process with a descriptor and
+         * inode it does not hold, or a pid above any pid_max (2^22), whose
+         * /proc directory cannot exist. */
+        k->memfd = 1;
+        k->other = (int)stress_below(&rng, 2);
+        unsigned pid = k->other ? (1u << 22) + 1 + (unsigned)stress_below(&rng, (1u << 31) - (1u << 22) - 2)
+                                : (unsigned)getpid();
+        snprintf(b, KEYBUF_LEN, "memfd:pid=%u,fd=%u,ino=%" PRIu64, pid, (unsigned)stress_below(&rng, 70),
+                 stress_below(&rng, 2) ? stress_rand(&rng) : (uint64_t)stress_below(&rng, 1u << 30) + ((uint64_t)1 << 40));
+        k->p = b;
+        return;
+    }
     case K_BYID_CREATE: {
         int s = random_seg(-1);
         snprintf(b, KEYBUF_LEN, "sysv:id=%d", s >= 0 && segs[s].sysv ? segs[s].shmid : (int)stress_below(&rng, 100000));
@@ -804,7 +866,7 @@ static const char *kname(const struct key *k)
     static const char *const n[NKCLASS] = {
         "NULL", "live", "live-alias", "destroyed", "fresh", "auto", "malformed", "too-long",
         "huge", "unterminated(<4096)", "unterminated(>=4096)", "bad-pointer", "in-mapping",
-        "garbage", "by-id",
+        "garbage", "by-id", "memfd-other-process", "memfd-absent",
     };
     return n[k->cls];
 }
@@ -839,9 +901,11 @@ static uint32_t key_errors(const struct key *k, int creation_only_ok, int *exist
     switch (k->cls) {
     case K_NULL: return creation_only_ok ? 0 : B(SHMLIB_EINVAL);
     case K_LIVE:
-    case K_ALIAS: *exists = 1; return 0;
+    case K_ALIAS:
+    case K_MEMFD_OTHER: *exists = 1; return 0;
     case K_DEAD:
-    case K_FRESH: return 0;
+    case K_FRESH:
+    case K_MEMFD_ABSENT: return 0;
     case K_AUTO: return creation_only_ok ? 0 : B(SHMLIB_EINVAL);
     case K_MALFORMED:
     case K_TOOLONG:
@@ -922,8 +986,24 @@ static int shm_starts(uintptr_t *out, int max)
     char line[1024];
     int n = 0;
     while (fgets(line, sizeof line, f) != NULL && n < max)
-        if (strstr(line, " /dev/shm/") != NULL || strstr(line, " /SYSV") != NULL)
+        if (strstr(line, " /dev/shm/") != NULL || strstr(line, " /SYSV") != NULL ||
+            strstr(line, " /memfd:") != NULL)
             out[n++] = (uintptr_t)strtoull(line, NULL, 16);
+    fclose(f);
+    return n;
+}
+
+/* memfd mappings: stress_count_shm_mappings() counts only /dev/shm and
+ * System V ones. */
+static int count_memfd_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return -1;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, " /memfd:") != NULL;
     fclose(f);
     return n;
 }
@@ -1159,6 +1239,11 @@ static int track_segment(const char *canon, uint64_t size, uint32_t mode, int ch
     snprintf(g->key, sizeof g->key, "%s", canon);
     g->sysv = strncmp(canon, "sysv:", 5) == 0;
     g->has_ipc_key = strncmp(canon, "sysv:key=", 9) == 0;
+    g->memfd = strncmp(canon, "memfd:", 6) == 0;
+    if (g->memfd) {
+        const char *ino = strstr(canon, ",ino=");
+        g->ino = ino ? strtoull(ino + 5, NULL, 10) : 0;
+    }
     g->size = size;
     g->mode = mode == 0 ? 0600 : mode;
     g->prod = g->cons = -1;
@@ -1221,6 +1306,9 @@ static void call_create(int chan)
         errs |= B(SHMLIB_EINVAL); /* "A sysv:id=N key cannot be created" */
     int sysv = exists ? segs[k.seg].sysv : k.sysv;
     int chosen = k.cls == K_AUTO || k.cls == K_NULL;
+    /* "memfd:" makes one; a full memfd key names one its holder made. */
+    int memfd_new = k.cls == K_AUTO && k.memfd;
+    int memfd_named = (exists && segs[k.seg].memfd) || (k.cls == K_DEAD && k.memfd) || k.cls == K_MEMFD_ABSENT;
     uint32_t flags = gen_create_flags(), mode = gen_mode();
     uint32_t known = chan ? (SHMLIB_HUGETLB | SHMLIB_SPARSE | SHMLIB_DESTROY_ON_EXIT)
                           : (SHMLIB_OPEN_EXISTING | SHMLIB_HUGETLB | SHMLIB_SPARSE | SHMLIB_DESTROY_ON_EXIT);
@@ -1240,6 +1328,10 @@ static void call_create(int chan)
         size = arg;
         if (size == 0)
             errs |= B(SHMLIB_EINVAL);
+        /* A memfd lives outside the private /dev/shm, limited by nothing
+         * but RAM: never reserve a huge one. */
+        if (memfd_new && size >= (1ull << 36) && !(flags & SHMLIB_SPARSE))
+            arg = size = 4096 * (1 + stress_below(&rng, 16));
     }
     if (flags & ~known)
         errs |= B(SHMLIB_EINVAL);
@@ -1284,10 +1376,18 @@ static void call_create(int chan)
             made |= B(SHMLIB_ENOMEM) | B(SHMLIB_EINVAL);
         if ((hugetlb && !sysv) || (sparse && sysv))
             made = (exists ? made : 0) | B(SHMLIB_ENOTSUP) | (huge ? B(SHMLIB_ENOMEM) | B(SHMLIB_EINVAL) : 0);
+        /* shmlib.h, MEMFD SEGMENTS: create refuses SHMLIB_OPEN_EXISTING
+         * (SHMLIB_EINVAL) and SHMLIB_HUGETLB (SHMLIB_ENOTSUP) for them. */
+        if (memfd_new && (flags & SHMLIB_OPEN_EXISTING))
+            made = (made & ~B(0)) | B(SHMLIB_EINVAL);
+        /* A memfd key names a segment only its holder made (as a sysv:id=N
+         * key cannot be created): malformed for create, or existing. */
+        if (memfd_named)
+            made = B(SHMLIB_EINVAL) | (exists ? B(SHMLIB_EEXIST) : 0) | (huge ? B(SHMLIB_ENOMEM) : 0);
         /* Writing the key back. */
         uint32_t ok = made & (B(0) | B(SHMLIB_OPENED));
         if (ok && writes) {
-            if (chosen && outlen < 40)
+            if (chosen && (outlen < 40 || (memfd_new && outlen < SHMLIB_KEY_MAX)))
                 made |= B(SHMLIB_ERANGE) | (faults(ocls) ? B(SHMLIB_EFAULT) : 0);
             else if (outlen <= keylen)
                 made = (made & ~ok) | B(SHMLIB_ERANGE);
@@ -1606,12 +1706,18 @@ static void call_destroy(void)
     int exists, unknown;
     uint32_t errs = key_errors(&k, 0, &exists, &unknown);
     uint32_t allowed = unknown ? 0 : errs ? errs : exists ? B(0) : B(SHMLIB_ENOENT);
+    /* "Another process cannot destroy it (SHMLIB_EACCES)": also one whose
+     * holder does not exist. */
+    if (k.cls == K_MEMFD_OTHER)
+        allowed = B(SHMLIB_EACCES);
+    else if (k.cls == K_MEMFD_ABSENT && k.other)
+        allowed = B(SHMLIB_EACCES) | B(SHMLIB_ENOENT);
     describe("shmlib_destroy(");
     describe_key(&k);
     describe(")");
     int rc = shmlib_destroy(k.p);
     check(rc, allowed, key_faults(&k));
-    if (rc == 0 && exists)
+    if (rc == 0 && exists && k.cls != K_MEMFD_OTHER)
         seg_gone(k.seg);
 }
 
@@ -1656,8 +1762,11 @@ static void call_stat(void)
             violation(V_DATA, "stat key is not terminated");
         else if (exists) {
             struct seg *g = &segs[k.seg];
-            if (st.size != g->size || strcmp(st.key, g->key) != 0 ||
-                st.backend != (uint32_t)(g->sysv ? SHMLIB_BACKEND_SYSV : SHMLIB_BACKEND_POSIX) ||
+            uint32_t backend = g->sysv ? SHMLIB_BACKEND_SYSV : g->memfd ? SHMLIB_BACKEND_MEMFD : SHMLIB_BACKEND_POSIX;
+            if (g->memfd && st.cpid != (g->memfd == 2 ? holder_pid : getpid()))
+                violation(V_DATA, "stat of %s: cpid %d, want the holder %d", g->key, st.cpid,
+                          g->memfd == 2 ? holder_pid : getpid());
+            if (st.size != g->size || strcmp(st.key, g->key) != 0 || st.backend != backend ||
                 ((st.flags & SHMLIB_STAT_CHANNEL) != 0) != (g->chan != 0) ||
                 (g->sysv && st.shmid != g->shmid) || (!g->sysv && (st.shmid != -1 || st.nattach != -1)))
                 violation(V_DATA, "stat of %s: key %s size %" PRIu64 " backend %u flags %#x shmid %d nattach %" PRId64
@@ -2311,6 +2420,592 @@ static void call_chan_release(void)
     }
 }
 
+/* ------------------------------------------------------ memfd over sockets */
+
+/*
+ * The program's own Unix socket pairs (stream or seqpacket), and what is in
+ * flight on each: one byte per message, with a memfd (shmlib_memfd_send),
+ * or, sent here with sendmsg, nothing, a descriptor that is not a memfd, an
+ * unsealed memfd, or two descriptors. recv is only called where a message
+ * is waiting or the peer has closed: it cannot block.
+ */
+#define NPAIR 2
+#define MAXINFLIGHT 12
+enum item_kind { I_MEMFD, I_PLAIN, I_FOREIGN, I_UNSEALED, I_TWO };
+static const char *const item_name[] = {"memfd", "no descriptor", "/dev/null", "unsealed memfd", "two descriptors"};
+struct item {
+    int kind;
+    uint64_t ino, size;
+    uint32_t mode;
+    int chan;
+};
+struct pair {
+    int used, type;
+    int fd[2], open[2];
+    int reset[2];                   /* the peer closed with messages unread: ECONNRESET */
+    struct item in[2][MAXINFLIGHT]; /* in[i]: readable at fd[i] */
+    int head[2], len[2];
+};
+static struct pair pairs[NPAIR];
+static int closed_fds[16], nclosed_fds;
+static int devnull_fd = -1, pipe_fds[2] = {-1, -1};
+static long stat_memfds_sent, stat_memfds_received, stat_injected;
+static long bug_recv_lost;
+static int probe_recv_lost, probe_reap_crash;
+
+static void pair_close_end(int p, int i);
+
+static void ensure_pairs(void)
+{
+    for (int p = 0; p < NPAIR; p++) {
+        /* A half-closed pair is used up sooner or later. */
+        if (pairs[p].used && (!pairs[p].open[0] || !pairs[p].open[1]) && stress_below(&rng, 4) == 0)
+            pair_close_end(p, pairs[p].open[0] ? 0 : 1);
+        if (pairs[p].used)
+            continue;
+        struct pair *x = &pairs[p];
+        memset(x, 0, sizeof *x);
+        x->type = stress_below(&rng, 2) ? SOCK_STREAM : SOCK_SEQPACKET;
+        if (socketpair(AF_UNIX, x->type | SOCK_CLOEXEC, 0, x->fd) != 0) {
+            harness_fail(__FILE__, __LINE__, "socketpair: %s", strerror(errno));
+            continue;
+        }
+        x->used = x->open[0] = x->open[1] = 1;
+    }
+}
+
+static void pair_close_end(int p, int i)
+{
+    struct pair *x = &pairs[p];
+    close(x->fd[i]);
+    x->open[i] = 0;
+    /* The kernel tells the peer of a socket closed with unread data with
+     * ECONNRESET, once, before the end of stream. */
+    if (x->len[i] > 0)
+        x->reset[1 - i] = 1;
+    x->len[i] = 0; /* what was in flight to it goes with it */
+    int j = nclosed_fds < 16 ? nclosed_fds++ : (int)stress_below(&rng, 16);
+    closed_fds[j] = x->fd[i];
+    if (!x->open[1 - i])
+        x->used = 0;
+}
+
+static void pair_push(int p, int i, struct item it)
+{
+    struct pair *x = &pairs[p];
+    x->in[i][(x->head[i] + x->len[i]) % MAXINFLIGHT] = it;
+    x->len[i]++;
+}
+
+static struct item *pair_front(int p, int i)
+{
+    return pairs[p].len[i] ? &pairs[p].in[i][pairs[p].head[i]] : NULL;
+}
+
+static void pair_pop(int p, int i)
+{
+    pairs[p].head[i] = (pairs[p].head[i] + 1) % MAXINFLIGHT;
+    pairs[p].len[i]--;
+}
+
+enum sclass { S_LIVE, S_NOTSOCK, S_CLOSED, S_BAD };
+static const char *const sclass_name[] = {"live", "not a socket", "closed", "bad"};
+
+/* What descriptor number fd is now; *p and *i for an end of ours. */
+static int classify_fd(int fd, int *p, int *i)
+{
+    *p = *i = -1;
+    if (fd < 0)
+        return S_BAD;
+    if (fcntl(fd, F_GETFD) < 0)
+        return S_CLOSED;
+    for (int q = 0; q < NPAIR; q++)
+        for (int e = 0; e < 2; e++)
+            if (pairs[q].used && pairs[q].open[e] && pairs[q].fd[e] == fd) {
+                *p = q;
+                *i = e;
+                return S_LIVE;
+            }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+        return -1; /* somebody's socket: not for us */
+    return S_NOTSOCK;
+}
+
+/* The descriptor of a memfd segment this process holds, from its key. */
+static int memfd_fd_of(const struct seg *g)
+{
+    const char *f = strstr(g->key, ",fd=");
+    return f ? atoi(f + 4) : -1;
+}
+
+static int gen_sock(int *cls, int *p, int *i)
+{
+    int fd;
+    switch (stress_below(&rng, 20)) {
+    case 14: {
+        static const int bad[] = {-1, -2, INT32_MIN, INT32_MAX, 1 << 20};
+        fd = bad[stress_below(&rng, 5)];
+        break;
+    }
+    case 15: case 16:
+        fd = nclosed_fds ? closed_fds[stress_below(&rng, (uint64_t)nclosed_fds)] : -1;
+        break;
+    case 17: {
+        int c[3] = {devnull_fd, pipe_fds[0], pipe_fds[1]};
+        fd = c[stress_below(&rng, 3)];
+        break;
+    }
+    case 18: {
+        int s = random_seg(-1);
+        fd = s >= 0 && segs[s].memfd == 1 ? memfd_fd_of(&segs[s]) : devnull_fd;
+        break;
+    }
+    case 19: fd = (int)stress_below(&rng, 40); break;
+    default: {
+        int idx[2 * NPAIR], n = 0;
+        for (int q = 0; q < NPAIR; q++)
+            for (int e = 0; e < 2; e++)
+                if (pairs[q].used && pairs[q].open[e])
+                    idx[n++] = q * 2 + e;
+        fd = -1;
+        if (n) {
+            int w = idx[stress_below(&rng, (uint64_t)n)];
+            fd = pairs[w / 2].fd[w % 2];
+        }
+        break;
+    }
+    }
+    *cls = classify_fd(fd, p, i);
+    if (*cls < 0) {
+        fd = -1;
+        *cls = S_BAD;
+    }
+    return fd;
+}
+
+/* Sends, with plain sendmsg, a message shmlib_memfd_recv must refuse. */
+static void inject(void)
+{
+    int idx[2 * NPAIR], n = 0;
+    for (int q = 0; q < NPAIR; q++)
+        for (int e = 0; e < 2; e++)
+            if (pairs[q].used && pairs[q].open[e] && pairs[q].open[1 - e] && pairs[q].len[1 - e] < MAXINFLIGHT)
+                idx[n++] = q * 2 + e;
+    if (n == 0)
+        return;
+    int w = idx[stress_below(&rng, (uint64_t)n)], p = w / 2, e = w % 2;
+    struct item it = {.kind = I_PLAIN + (int)stress_below(&rng, 4)};
+    int fds[2] = {devnull_fd, pipe_fds[0]}, nfd = it.kind == I_PLAIN ? 0 : it.kind == I_TWO ? 2 : 1;
+    if (it.kind == I_UNSEALED)
+        fds[0] = memfd_create("adversarial-unsealed", MFD_CLOEXEC);
+    char byte = 'x';
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfd) {
+        memset(&u, 0, sizeof u);
+        mh.msg_control = u.buf;
+        mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
+    }
+    if (sendmsg(pairs[p].fd[e], &mh, MSG_NOSIGNAL) == 1) {
+        pair_push(p, 1 - e, it);
+        stat_injected++;
+    } else {
+        harness_fail(__FILE__, __LINE__, "sendmsg of a %s message: %s", item_name[it.kind], strerror(errno));
+    }
+    if (it.kind == I_UNSEALED)
+        close(fds[0]);
+}
+
+static void call_memfd_send(void)
+{
+    ensure_pairs();
+    if (stress_below(&rng, 8) == 0)
+        inject();
+    if (stress_below(&rng, 25) == 0) { /* a program closes a socket */
+        int p = (int)stress_below(&rng, NPAIR), e = (int)stress_below(&rng, 2);
+        if (pairs[p].used && pairs[p].open[e])
+            pair_close_end(p, e);
+        ensure_pairs();
+    }
+    begin(F_MEMFD_SEND);
+    struct key k;
+    int held_idx[MAXSEG], nheld = 0;
+    for (int s = 0; s < MAXSEG; s++)
+        if (segs[s].used == 1 && segs[s].memfd == 1)
+            held_idx[nheld++] = s;
+    if (nheld && stress_below(&rng, 2)) {
+        memset(&k, 0, sizeof k);
+        k.cls = K_LIVE;
+        k.seg = held_idx[stress_below(&rng, (uint64_t)nheld)];
+        snprintf((char *)keybuf, KEYBUF_LEN, "%s", segs[k.seg].key);
+        k.p = (const char *)keybuf;
+    } else {
+        gen_key(&k, 0, 0, -1);
+    }
+    int exists, unknown;
+    uint32_t kerr = key_errors(&k, 0, &exists, &unknown);
+    int held = exists && segs[k.seg].memfd == 1;
+    if (!kerr && !held && !unknown)
+        kerr = B(SHMLIB_EINVAL); /* "not a memfd this process holds" */
+    int scls, p, e;
+    int sock = gen_sock(&scls, &p, &e);
+    if (scls == S_LIVE && held && pairs[p].open[1 - e] && pairs[p].len[1 - e] >= MAXINFLIGHT) {
+        sock = devnull_fd; /* the peer's queue is full enough: a send could block */
+        scls = S_NOTSOCK;
+    }
+    uint32_t serr = scls == S_LIVE && pairs[p].open[1 - e] ? 0 : B(SHMLIB_EOS);
+    uint32_t allowed = unknown ? 0 : kerr ? kerr | serr : serr ? serr : B(0);
+    describe("shmlib_memfd_send(%d %s%s, ", sock, sclass_name[scls],
+             scls == S_LIVE ? (pairs[p].open[1 - e] ? "" : " (peer closed)") : "");
+    describe_key(&k);
+    describe(")");
+    int rc = shmlib_memfd_send(sock, k.p);
+    check(rc, allowed, key_faults(&k));
+    if (rc == 0 && held && scls == S_LIVE) {
+        struct seg *g = &segs[k.seg];
+        pair_push(p, 1 - e, (struct item){I_MEMFD, g->ino, g->size, g->mode, g->chan});
+        stat_memfds_sent++;
+    } else if (rc == 0) {
+        violation(V_STATE, "a send the model cannot account for");
+    }
+}
+
+static int lowest_free_fd(void)
+{
+    for (int fd = 0; fd < 1 << 16; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            return fd;
+    return -1;
+}
+
+static int inq(int fd)
+{
+    int n = -1;
+    return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+static void call_memfd_recv(void)
+{
+    ensure_pairs();
+    begin(F_MEMFD_RECV);
+    int scls, p, e;
+    int sock = gen_sock(&scls, &p, &e);
+    if (scls == S_LIVE && pairs[p].len[e] == 0 && pairs[p].open[1 - e]) {
+        /* Nothing will come: the peer closes, or another descriptor. */
+        if (stress_below(&rng, 8) == 0) {
+            pair_close_end(p, 1 - e);
+        } else {
+            sock = devnull_fd;
+            scls = S_NOTSOCK;
+        }
+    }
+    int ocls;
+    char *out = out_param(OFF_KEY, 10, &ocls);
+    /* The crash of probe 16 (a pointer below 4096 in a Go frame when the
+     * collector scans it) strikes here too: those go to the probe. */
+    if (probe_reap_crash && out != NULL && (uintptr_t)out < 4096)
+        out = (char *)none_page;
+    size_t outlen = SHMLIB_KEY_MAX;
+    if (stress_below(&rng, 6) == 0)
+        outlen = (size_t)stress_below(&rng, 60);
+    if (ocls == P_MISALIGNED && outlen > 4000)
+        outlen = 4000;
+    struct item *front = scls == S_LIVE ? pair_front(p, e) : NULL;
+    struct item it = front ? *front : (struct item){.kind = -1};
+    char want[SHMLIB_KEY_MAX] = "";
+    uint32_t allowed;
+    int consumes = 0; /* on which codes the message is gone */
+    /* ECONNRESET from a peer that closed with unread messages of its own
+     * is "the socket failed" (SHMLIB_EOS), once, and takes nothing. */
+    uint32_t reset = scls == S_LIVE && pairs[p].reset[e] && ocls != P_NULL ? B(SHMLIB_EOS) : 0;
+    if (scls != S_LIVE) {
+        allowed = B(SHMLIB_EOS) | (ocls == P_NULL ? B(SHMLIB_EINVAL) : 0);
+    } else if (front == NULL) {
+        /* The end of stream; "the socket failed" (SHMLIB_EOS) once if
+         * the peer closed with unread messages of its own. */
+        uint32_t eos = B(SHMLIB_EEOS) | reset;
+        allowed = ocls == P_NULL ? B(SHMLIB_EINVAL) : faults(ocls) ? B(SHMLIB_EFAULT) | eos : eos;
+    } else if (ocls == P_NULL) {
+        allowed = B(SHMLIB_EINVAL); /* checked before anything is received */
+    } else if (it.kind != I_MEMFD) {
+        /* "the message carried no descriptor, or not a memfd segment: it
+         * is closed, not kept" */
+        allowed = B(SHMLIB_EINVAL) | (faults(ocls) ? B(SHMLIB_EFAULT) : 0);
+        consumes = B(SHMLIB_EINVAL);
+    } else {
+        snprintf(want, sizeof want, "memfd:pid=%d,fd=%d,ino=%" PRIu64, (int)getpid(), lowest_free_fd(), it.ino);
+        size_t l = strlen(want);
+        allowed = outlen >= l + 2 ? B(0) : outlen + 1 <= l ? B(SHMLIB_ERANGE) : B(0) | B(SHMLIB_ERANGE);
+        consumes = B(0) | B(SHMLIB_ERANGE);
+        /* A faulting out_key is checked before the call changes anything
+         * (then the message stays), unless too small anyway. */
+        if (faults(ocls))
+            allowed = (allowed & ~B(0)) | B(SHMLIB_EFAULT);
+    }
+    if (scls == S_LIVE && front != NULL)
+        allowed |= reset;
+    describe("shmlib_memfd_recv(%d %s%s, out_key=%s, %zu)", sock, sclass_name[scls],
+             scls == S_LIVE ? (pairs[p].open[1 - e] ? "" : " (peer closed)") : "", pname(ocls), outlen);
+    if (scls == S_LIVE)
+        describe(" [%d waiting, next: %s]", pairs[p].len[e], front ? item_name[it.kind] : "end of stream");
+    if (good(ocls))
+        sentinel(out, SHMLIB_KEY_MAX);
+    int fds0 = stress_count_fds();
+    int rc = shmlib_memfd_recv(sock, out, outlen);
+    int fds1 = stress_count_fds();
+    check(rc, allowed, faults(ocls));
+    if (scls == S_LIVE && (rc == SHMLIB_EOS || (front == NULL && rc == SHMLIB_EEOS)))
+        pairs[p].reset[e] = 0;
+    if (rc != 0)
+        expect_untouched(ocls, out, SHMLIB_KEY_MAX, "out_key");
+    if (fds1 != fds0 + (rc == 0))
+        violation(V_STATE, "%d descriptors before, %d after (rc %d): a received descriptor %s", fds0, fds1, rc,
+                  rc == 0 ? "is not held" : "was kept");
+    if (front != NULL) {
+        int gone = (consumes & B(rc)) != 0;
+        if (rc == SHMLIB_EFAULT && it.kind == I_MEMFD) {
+            int left = inq(sock);
+            if (left == pairs[p].len[e] - 1) {
+                bug_recv_lost++;
+                if (!probe_recv_lost)
+                    violation(V_STATE, "failed with SHMLIB_EFAULT but took the memfd off the socket and closed it");
+                gone = 1;
+            }
+        }
+        if (gone)
+            pair_pop(p, e);
+        int left = inq(sock);
+        if (left != pairs[p].len[e]) {
+            violation(V_STATE, "%d messages left on the socket, the model has %d", left, pairs[p].len[e]);
+            pair_close_end(p, e);
+            pair_close_end(p, 1 - e);
+            return;
+        }
+    }
+    if (rc == 0) {
+        if (!good(ocls) || it.kind != I_MEMFD) {
+            violation(V_STATE, "a descriptor received the model cannot account for");
+            return;
+        }
+        char got[SHMLIB_KEY_MAX];
+        snprintf(got, sizeof got, "%s", out);
+        char pfx[64];
+        snprintf(pfx, sizeof pfx, "memfd:pid=%d,fd=", (int)getpid());
+        const char *ino = strstr(got, ",ino=");
+        if (strncmp(got, pfx, strlen(pfx)) != 0 || ino == NULL || strtoull(ino + 5, NULL, 10) != it.ino)
+            violation(V_DATA, "received key \"%s\", want about \"%s\"", got, want);
+        stat_memfds_received++;
+        /* The received key names the same segment: a channel is modelled
+         * under one key only, so a received channel is let go again. */
+        if (it.chan || nlive() >= MAXSEG - 2 || find_seg(got) >= 0) {
+            int r2 = shmlib_destroy(got);
+            if (r2 != 0)
+                violation(V_STATE, "destroy of the received %s: %d", got, r2);
+        } else {
+            int s = track_segment(got, it.size, it.mode, 0, 0);
+            if (s >= 0 && segs[s].ino != it.ino)
+                violation(V_DATA, "received key \"%s\" has not the inode %" PRIu64, got, it.ino);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ reap */
+
+static void call_reap(void)
+{
+    begin(F_REAP);
+    uint32_t flags;
+    switch (stress_below(&rng, 10)) {
+    case 0: flags = (uint32_t)stress_rand(&rng); break;
+    case 1: flags = 1u << stress_below(&rng, 32); break;
+    /* Destroying only in isolation: outside, what it finds is somebody's. */
+    case 2: case 3: case 4: flags = stress_isolated() ? SHMLIB_REAP_DESTROY : 0; break;
+    default: flags = 0; break;
+    }
+    int icls, ccls;
+    shmlib_stat_t *items;
+    size_t cap;
+    switch (stress_below(&rng, 8)) {
+    case 0: items = NULL; icls = P_NULL; cap = 0; break;
+    case 1: items = NULL; icls = P_NULL; cap = 1 + (size_t)stress_below(&rng, 100); break;
+    case 2: items = (shmlib_stat_t *)none_page; icls = P_NONE; cap = 1 + (size_t)stress_below(&rng, 100); break;
+    case 3: items = (shmlib_stat_t *)wild_pointer(); icls = P_WILD; cap = SIZE_MAX - (size_t)stress_below(&rng, 2); break;
+    default: items = (shmlib_stat_t *)(outbuf + OFF_ITEMS); icls = P_GOOD; cap = (size_t)stress_below(&rng, 64); break;
+    }
+    size_t *count = out_param(OFF_COUNT, 10, &ccls);
+    /* Pointers below 4096 crash the process in reap (see the probe
+     * --probe-reap-wild): the random run gives it the others. */
+    if (probe_reap_crash && items != NULL && (uintptr_t)items < 4096)
+        items = (shmlib_stat_t *)none_page;
+    if (probe_reap_crash && count != NULL && (uintptr_t)count < 4096)
+        count = (size_t *)none_page;
+    uint32_t errs = 0, allowed;
+    if (flags & ~SHMLIB_REAP_DESTROY)
+        errs |= B(SHMLIB_EINVAL);
+    if (ccls == P_NULL || (items == NULL && cap > 0))
+        errs |= B(SHMLIB_EINVAL);
+    if (errs)
+        allowed = errs | (faults(ccls) ? B(SHMLIB_EFAULT) : 0);
+    else if (faults(ccls))
+        allowed = B(SHMLIB_EFAULT);
+    else if (stress_isolated())
+        /* Every segment here is this run's, and it lives: nothing to
+         * reap, so nothing is written to out_items either. */
+        allowed = B(0);
+    else
+        allowed = B(0) | B(SHMLIB_ERANGE) | (faults(icls) ? B(SHMLIB_EFAULT) : 0);
+    describe("shmlib_reap(flags=%#x, items=%s, capacity=%zu, out_count=%s)", flags, pname(icls), cap, pname(ccls));
+    if (good(ccls))
+        sentinel(count, sizeof *count);
+    if (good(icls))
+        sentinel(items, sizeof *items);
+    int rc = shmlib_reap(flags, items, cap, count);
+    check(rc, allowed, faults(icls) || faults(ccls));
+    if (rc == 0 && good(ccls) && stress_isolated()) {
+        size_t n;
+        memcpy(&n, (unsigned char *)count, sizeof n);
+        if (n != 0)
+            violation(V_DATA, "found %zu segments to reap%s; every segment here is this living process's", n,
+                      flags ? " (and destroyed them)" : "");
+        if (good(icls) && !untouched(items, sizeof *items))
+            violation(V_OUTPUT, "out_items written with nothing found");
+    }
+    if (rc < 0 && errs)
+        expect_untouched(ccls, count, sizeof *count, "out_count");
+}
+
+/* -------------------------------------------------------------- handover */
+
+static void call_chan_open_end(int s, int end);
+
+static void call_chan_handover(void)
+{
+    begin(F_CHAN_HANDOVER);
+    int slot;
+    shmlib_chan_t h = gen_handle(stress_below(&rng, 2) ? SHMLIB_CHAN_PRODUCER : SHMLIB_CHAN_CONSUMER, &slot);
+    struct hnd *x = slot >= 0 ? &hnds[slot] : NULL;
+    describe("shmlib_chan_handover(%" PRIu64 "%s)", h,
+             x ? (x->end == 1 ? (x->reserved ? " producer, reserved" : " producer")
+                              : (x->held ? " consumer, holding" : " consumer"))
+               : " not open");
+    int rc = shmlib_chan_handover(h);
+    check(rc, x ? B(0) : B(SHMLIB_EINVAL), 0);
+    if (rc != 0 || x == NULL)
+        return;
+    /* The end is free and the stream goes on: the peer is told nothing
+     * (no end of stream, no consumer gone). A reservation is dropped; a
+     * held message stays first for the next holder. */
+    int s = x->seg, end = x->end;
+    unsigned char *start = x->chan_start;
+    if (end == SHMLIB_CHAN_PRODUCER)
+        segs[s].prod = -1;
+    else
+        segs[s].cons = -1;
+    add_stale_hnd(x->h);
+    memset(x, 0, sizeof *x);
+    if (start != NULL && is_shm_start((uintptr_t)start))
+        violation(V_STATE, "the end's mapping at %p is still there after the handover", (void *)start);
+    orphan_check(s);
+    /* The process it goes to opens it. */
+    if (segs[s].used == 1 && stress_below(&rng, 2))
+        call_chan_open_end(s, end);
+}
+
+/* chan_open of exactly that end of a live channel of the model. */
+static void call_chan_open_end(int s, int end)
+{
+    struct seg *g = &segs[s];
+    begin(F_CHAN_OPEN);
+    describe("shmlib_chan_open(%s, end=%d, good) [the end just handed over]", g->key, end);
+    shmlib_chan_t *out = (shmlib_chan_t *)(outbuf + OFF_CHAN);
+    uintptr_t before[512];
+    int nbefore = shm_starts(before, 512);
+    int rc = shmlib_chan_open(g->key, end, out);
+    check(rc, B(0), 0);
+    if (rc != 0)
+        return;
+    shmlib_chan_t h = *out;
+    if (h == 0 || h <= max_handle)
+        violation(V_DATA, "handle %" PRIu64 " (0, or not new: the last was %" PRIu64 ")", h, max_handle);
+    if (h > max_handle)
+        max_handle = h;
+    int i = free_slot(hnds, sizeof hnds[0], MAXHND);
+    hnds[i] = (struct hnd){.used = 1, .h = h, .seg = s, .end = end};
+    hnds[i].chan_start = new_mapping(before, nbefore);
+    if (hnds[i].chan_start == NULL)
+        harness_fail(__FILE__, __LINE__, "call #%ld: cannot find the mapping of the reopened end", call_no);
+    if (end == SHMLIB_CHAN_PRODUCER)
+        g->prod = i;
+    else {
+        g->cons = i;
+        g->cons_left = 0;
+    }
+    stat_handles_made++;
+}
+
+/* The memfd segment of another process: a child that holds one, made here
+ * and let go here, and does nothing else. */
+static void start_holder(void)
+{
+    char key[SHMLIB_KEY_MAX];
+    if (shmlib_create("memfd:", 8192, 0600, 0, key, sizeof key) != 0) {
+        harness_fail(__FILE__, __LINE__, "create memfd: for the holder child: %s", harness_last_error());
+        return;
+    }
+    int fd;
+    unsigned long long ino;
+    if (sscanf(key, "memfd:pid=%*d,fd=%d,ino=%llu", &fd, &ino) != 2) {
+        harness_fail(__FILE__, __LINE__, "memfd key \"%s\"", key);
+        return;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (int i = 0; i < 4096; i++)
+            if (i != fd)
+                close(i);
+        for (;;)
+            pause();
+    }
+    shmlib_destroy(key); /* from now on only the child holds it */
+    if (pid < 0)
+        return;
+    holder_pid = pid;
+    other_seg = MAXSEG - 1;
+    struct seg *g = &segs[other_seg];
+    memset(g, 0, sizeof *g);
+    g->used = 3;
+    g->memfd = 2;
+    g->ino = ino;
+    g->size = 8192;
+    g->mode = 0600;
+    g->prod = g->cons = -1;
+    g->shmid = -1;
+    snprintf(g->key, sizeof g->key, "memfd:pid=%d,fd=%d,ino=%llu", (int)pid, fd, ino);
+}
+
+static void stop_holder(void)
+{
+    if (holder_pid <= 0)
+        return;
+    kill(holder_pid, SIGKILL);
+    int status;
+    waitpid(holder_pid, &status, 0);
+    memset(&segs[other_seg], 0, sizeof segs[other_seg]);
+    other_seg = -1;
+}
+
 /* ------------------------------------------------------------------ probes */
 
 /*
@@ -2591,6 +3286,91 @@ static void run_probes(void)
            stress_count_shm_mappings() - maps0);
 }
 
+
+/* memfd probes. 14: a memfd key kept past its destroy names nothing, also
+ * when its descriptor number holds a new memfd. 15: shmlib_memfd_recv with
+ * an out_key that faults must leave the message on the socket (shmlib.h,
+ * ERRORS: "out-parameters are checked before the call changes anything ...
+ * no lost message"). */
+static void run_memfd_probes(void)
+{
+    char a[SHMLIB_KEY_MAX], b[SHMLIB_KEY_MAX], m[600];
+    int fds0 = stress_count_fds();
+    if (probe_rc("create memfd:", shmlib_create("memfd:", 4096, 0600, 0, a, sizeof a), 0)) {
+        probe_rc("destroy memfd", shmlib_destroy(a), 0);
+        if (probe_rc("create memfd: again", shmlib_create("memfd:", 4096, 0600, 0, b, sizeof b), 0)) {
+            int fa = -1, fb = -2;
+            sscanf(a, "memfd:pid=%*d,fd=%d", &fa);
+            sscanf(b, "memfd:pid=%*d,fd=%d", &fb);
+            void *addr = NULL;
+            shmlib_stat_t st;
+            int sv[2] = {-1, -1};
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+            int r1 = shmlib_attach(a, NULL, 0, &addr, NULL), r2 = shmlib_stat(a, &st), r3 = shmlib_destroy(a),
+                r4 = shmlib_memfd_send(sv[0], a);
+            read_last_error(m, sizeof m);
+            CHECKF(r1 == SHMLIB_ENOENT && r2 == SHMLIB_ENOENT && r3 == SHMLIB_ENOENT && r4 == SHMLIB_EINVAL,
+                   "probe: the destroyed %s (descriptor %s by %s): attach %d, stat %d, destroy %d, memfd_send %d; "
+                   "want ENOENT, ENOENT, ENOENT, EINVAL (%s)", a, fa == fb ? "reused" : "not reused", b, r1, r2,
+                   r3, r4, m);
+            if (r1 == 0)
+                shmlib_detach(addr);
+            CHECKF(shmlib_stat(b, &st) == 0, "probe: %s is gone after calls with the stale key %s", b, a);
+            if (fa != fb)
+                printf("probe: the descriptor of a destroyed memfd was not reused (%d, then %d)\n", fa, fb);
+            /* 15 */
+            size_t n = 0;
+            if (probe_rc("memfd_send", shmlib_memfd_send(sv[0], b), 0)) {
+                int rc = shmlib_memfd_recv(sv[1], (char *)none_page, SHMLIB_KEY_MAX);
+                read_last_error(m, sizeof m);
+                probe_rc("memfd_recv(out_key PROT_NONE)", rc, SHMLIB_EFAULT);
+                int left = inq(sv[1]);
+                if (!CHECKF(left == 1, "probe: memfd_recv(out_key PROT_NONE) returned %d %s (%s) and took the "
+                            "memfd off the socket (%d bytes left, want 1): the segment sent is lost, although "
+                            "out-parameters are checked before the call changes anything (shmlib.h, ERRORS)",
+                            rc, harness_code_name(rc), m, left))
+                    probe_recv_lost = 1;
+                if (left == 1) {
+                    rc = shmlib_memfd_recv(sv[1], a, sizeof a);
+                    if (probe_rc("memfd_recv after", rc, 0))
+                        shmlib_destroy(a);
+                }
+                (void)n;
+            }
+            close(sv[0]);
+            close(sv[1]);
+            shmlib_destroy(b);
+        }
+    }
+    CHECKF(stress_count_fds() == fds0, "probe: the memfd probes leave %d descriptors", stress_count_fds() - fds0);
+
+    /* 16. shmlib_reap with out_items or out_count at address 8 (as any
+     * wild pointer: "SHMLIB_EFAULT instead of a crash"), in a child
+     * process of its own (this program exec'd with --probe-reap-wild),
+     * since what happens may be a crash. */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl("/proc/self/exe", "adversarial", "--probe-reap-wild", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid > 0 && stress_wait_timeout(pid, 60000000000ll, &status) != 0) {
+        harness_fail(__FILE__, __LINE__, "probe: shmlib_reap with pointers at address 8 hangs");
+        probe_reap_crash = 1;
+    } else if (!CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                     "probe: shmlib_reap(0, (shmlib_stat_t *)8, 1, &n) and shmlib_reap(0, NULL, 0, (size_t *)8), "
+                     "2000 times each, %s %d, want SHMLIB_EFAULT (the Go runtime aborts: \"runtime: bad pointer "
+                     "in frame ... shmlib_go_reap ...: 0x8\", \"fatal error: invalid pointer found on stack\"; "
+                     "a pointer below 4096 in a Go pointer variable when the collector scans the stack)",
+                     WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)))
+        probe_reap_crash = 1;
+}
+
 /* --------------------------------------------------------------- the run */
 
 static void cleanup(void)
@@ -2612,10 +3392,15 @@ static void cleanup(void)
             check(shmlib_destroy(segs[i].key), B(0), 0);
             free(segs[i].q);
             memset(&segs[i], 0, sizeof segs[i]);
-        } else if (segs[i].used) {
+        } else if (segs[i].used == 2) {
             free(segs[i].q);
             memset(&segs[i], 0, sizeof segs[i]);
         }
+    /* What is in flight goes with the sockets. */
+    for (int p = 0; p < NPAIR; p++)
+        for (int e = 0; e < 2; e++)
+            if (pairs[p].used && pairs[p].open[e])
+                pair_close_end(p, e);
 }
 
 static void one_call(void)
@@ -2649,6 +3434,10 @@ static void one_call(void)
     case F_CHAN_RECV: call_chan_recv(0); break;
     case F_CHAN_PEEK: call_chan_recv(1); break;
     case F_CHAN_RELEASE: call_chan_release(); break;
+    case F_MEMFD_SEND: call_memfd_send(); break;
+    case F_MEMFD_RECV: call_memfd_recv(); break;
+    case F_REAP: call_reap(); break;
+    case F_CHAN_HANDOVER: call_chan_handover(); break;
     }
     /* Helper calls made after the checked one (a stat for a new segment's
      * id, the recovery after a fault) may have set the last error. */
@@ -2704,6 +3493,15 @@ static void *map_pages(size_t len, int prot)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 2 && strcmp(argv[1], "--probe-reap-wild") == 0) { /* see probe 16 */
+        size_t n;
+        for (int i = 0; i < 2000; i++) {
+            int r1 = shmlib_reap(0, (shmlib_stat_t *)8, 1, &n), r2 = shmlib_reap(0, NULL, 0, (size_t *)8);
+            if ((r1 != 0 && r1 != SHMLIB_EFAULT) || r2 != SHMLIB_EFAULT)
+                return 1;
+        }
+        return 0;
+    }
     stress_isolate(&argc, argv, "1g", 256ull << 20);
     uint64_t seed = stress_fresh_seed();
     unsigned alarm_s = 0;
@@ -2766,11 +3564,29 @@ int main(int argc, char **argv)
             shmlib_destroy(k);
         size_t n;
         shmlib_list(NULL, 0, &n);
+        int sv[2];
+        if (shmlib_create("memfd:", 4096, 0, 0, k, sizeof k) == 0) {
+            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+                if (shmlib_memfd_send(sv[0], k) == 0 && shmlib_memfd_recv(sv[1], k + 100, sizeof k - 100) == 0)
+                    shmlib_destroy(k + 100);
+                close(sv[0]);
+                close(sv[1]);
+            }
+            shmlib_destroy(k);
+        }
+        shmlib_reap(0, NULL, 0, &n);
     }
-    int maps0 = stress_count_shm_mappings(), fds0 = stress_count_fds();
+    devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull_fd < 0 || pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        perror("open /dev/null, pipe");
+        return 1;
+    }
+    start_holder();
+    int maps0 = stress_count_shm_mappings(), fds0 = stress_count_fds(), mfd0 = count_memfd_mappings();
 
     int64_t t0 = stress_now_ns();
     run_probes();
+    run_memfd_probes();
     double probe_s = (double)(stress_now_ns() - t0) / 1e9;
     read_last_error(last_msg, sizeof last_msg);
 
@@ -2782,12 +3598,17 @@ int main(int argc, char **argv)
     cleanup();
 
     /* Leaks. */
-    int maps1 = stress_count_shm_mappings(), fds1 = stress_count_fds();
+    int maps1 = stress_count_shm_mappings(), fds1 = stress_count_fds(), mfd1 = count_memfd_mappings();
     CHECKF(maps1 == maps0, "leak: %d shared memory mappings before, %d after", maps0, maps1);
+    CHECKF(mfd1 == mfd0, "leak: %d memfd mappings before, %d after", mfd0, mfd1);
     if (!CHECKF(fds1 == fds0, "leak: %d descriptors before, %d after", fds0, fds1))
         stress_show_fds("adversarial");
     struct stress_owner owner = {prefix, NULL, 0};
     int seg_leaks = stress_check_no_segments(&owner, "adversarial");
+    stop_holder();
+    close(devnull_fd);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
 
     /* The summary. */
     long total = 0;
@@ -2833,7 +3654,10 @@ int main(int argc, char **argv)
            "open %ld; ends closed after a fault %ld\n", bug_attach_leak, bug_open_leak, bug_tainted);
     printf("  made: %ld segments, %ld mappings, %ld channel ends; %ld messages checked\n",
            stat_segments_made, stat_mappings_made, stat_handles_made, stat_msgs_checked);
-    printf("  leaks at the end: %d segments, %d mappings, %d descriptors\n", seg_leaks, maps1 - maps0,
-           fds1 - fds0);
+    printf("  memfds: %ld sent, %ld received; %ld messages sent with sendmsg that recv must refuse; "
+           "memfd_recv lost a memfd on SHMLIB_EFAULT %ld times\n",
+           stat_memfds_sent, stat_memfds_received, stat_injected, bug_recv_lost);
+    printf("  leaks at the end: %d segments, %d mappings, %d descriptors\n", seg_leaks,
+           maps1 - maps0 + mfd1 - mfd0, fds1 - fds0);
     return harness_finish();
 }
