@@ -132,25 +132,28 @@ func cbytes(op, key string, p unsafe.Pointer, n uint64) ([]byte, error) {
 	return unsafe.Slice((*byte)(p), n), nil
 }
 
-// writable reports whether the 8 bytes at p can be written, leaving them
-// as they were; if they cannot, it records SHMLIB_EFAULT, or faults, which
-// call() turns into the same. Exports probe their out-parameters with it
-// before they change any state, so that a bad pointer cannot leave a
-// mapping or a held end behind. NULL is fine: those are checked apart.
+// writable reports whether the n bytes at p can be written, n at most a
+// page or so, leaving them as they were: it reads and writes back their
+// first and last bytes, which lie in every page they span. If they cannot,
+// it records SHMLIB_EFAULT, or faults, which call() turns into the same.
+// Exports probe their out-parameters with it before they change any state,
+// so that a bad pointer cannot leave a mapping, a held end or a received
+// segment behind. NULL is fine: those are checked apart.
 //
 //go:noinline
-func writable(op string, p unsafe.Pointer) bool {
-	if p == nil {
+func writable(op string, p unsafe.Pointer, n uint64) bool {
+	if p == nil || n == 0 {
 		return true
 	}
-	b, err := cbytes(op, "", p, 8)
+	b, err := cbytes(op, "", p, n)
 	if err != nil {
 		fail(err)
 		return false
 	}
-	var was [8]byte
-	copy(was[:], b)
-	copy(b, was[:])
+	// Through a copy: a byte assigned to itself may be compiled away.
+	was := [2]byte{b[0], b[n-1]}
+	copy(b[:1], was[:1])
+	copy(b[n-1:], was[1:])
 	return true
 }
 

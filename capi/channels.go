@@ -101,7 +101,7 @@ func shmlib_go_chan_open(key *C.char, end C.int, out *C.shmlib_chan_t) C.int {
 		if out == nil {
 			return invalid(op, k, "out_chan is NULL")
 		}
-		if !writable(op, unsafe.Pointer(out)) {
+		if !writable(op, unsafe.Pointer(out), 8) {
 			return C.SHMLIB_EFAULT
 		}
 		c, err := channel.Open(k, channel.End(end))
@@ -173,7 +173,7 @@ func shmlib_go_chan_reserve(h C.shmlib_chan_t, n C.size_t, ns C.int64_t, out *un
 		if out == nil {
 			return invalid(op, c.Key(), "out_ptr is NULL")
 		}
-		if !writable(op, unsafe.Pointer(out)) {
+		if !writable(op, unsafe.Pointer(out), 8) {
 			return C.SHMLIB_EFAULT
 		}
 		b, err := c.Reserve(uint64(n), timeout(ns))
@@ -197,7 +197,7 @@ func shmlib_go_chan_recv(h C.shmlib_chan_t, buf unsafe.Pointer, capacity C.size_
 		if outLen == nil || buf == nil && capacity > 0 {
 			return invalid(op, c.Key(), "out_len is NULL, or buf is NULL with a capacity")
 		}
-		if !writable(op, unsafe.Pointer(outLen)) {
+		if !writable(op, unsafe.Pointer(outLen), 8) {
 			return C.SHMLIB_EFAULT
 		}
 		// No message is longer than MaxMessage, so neither need buf be.
@@ -221,7 +221,7 @@ func shmlib_go_chan_peek(h C.shmlib_chan_t, ns C.int64_t, outPtr *unsafe.Pointer
 		if outPtr == nil || outLen == nil {
 			return invalid(op, c.Key(), "out_ptr or out_len is NULL")
 		}
-		if !writable(op, unsafe.Pointer(outPtr)) || !writable(op, unsafe.Pointer(outLen)) {
+		if !writable(op, unsafe.Pointer(outPtr), 8) || !writable(op, unsafe.Pointer(outLen), 8) {
 			return C.SHMLIB_EFAULT
 		}
 		msg, err := c.Peek(timeout(ns))

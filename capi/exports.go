@@ -96,7 +96,7 @@ func chosenByLibrary(key string) bool {
 const attachFlags = C.SHMLIB_RDONLY | C.SHMLIB_POPULATE | C.SHMLIB_LOCK | C.SHMLIB_FIXED
 
 //export shmlib_go_attach
-func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAddr *unsafe.Pointer, outSize *C.uint64_t) C.int {
+func shmlib_go_attach(key *C.char, hint C.uintptr_t, flags C.uint32_t, outAddr *unsafe.Pointer, outSize *C.uint64_t) C.int {
 	const op = "attach"
 	return call(op, func() C.int {
 		k, rc := goString(op, "the key", key)
@@ -109,7 +109,7 @@ func shmlib_go_attach(key *C.char, hint unsafe.Pointer, flags C.uint32_t, outAdd
 		if flags&^attachFlags != 0 {
 			return unknownFlags(op, k, flags, attachFlags)
 		}
-		if !writable(op, unsafe.Pointer(outAddr)) || !writable(op, unsafe.Pointer(outSize)) {
+		if !writable(op, unsafe.Pointer(outAddr), 8) || !writable(op, unsafe.Pointer(outSize), 8) {
 			return C.SHMLIB_EFAULT
 		}
 		m, err := segment.Attach(k, segment.AttachOptions{
@@ -267,6 +267,11 @@ func shmlib_go_memfd_recv(sock C.int, outKey *C.char, outKeyLen C.size_t) (rc C.
 	return call(op, func() C.int {
 		if outKey == nil {
 			return invalid(op, "", "out_key is NULL")
+		}
+		// Before the segment is taken off the socket: a buffer that faults
+		// must not cost the sender's segment.
+		if !writable(op, unsafe.Pointer(outKey), min(uint64(outKeyLen), C.SHMLIB_KEY_MAX)) {
+			return C.SHMLIB_EFAULT
 		}
 		var err error
 		if got, err = segment.ReceiveMemfd(int(sock)); err != nil {

@@ -62,6 +62,29 @@ static int refuse_forked(const char *op)
 
 #define GUARD(op) do { if (in_forked_child) return refuse_forked(op); } while (0)
 
+/*
+ * Go's garbage collector aborts the process when it finds a value below
+ * 4096 in a pointer on a goroutine's stack ("invalid pointer found on
+ * stack"), and the Go exports hold the caller's pointers as pointers. No
+ * valid pointer is that low (the first page is never mapped), so such an
+ * argument is refused here, before it reaches Go, with the code a pointer
+ * to inaccessible memory gets anyway.
+ */
+static int low(const void *p) { return p != NULL && (uintptr_t)p < 4096; }
+
+static int refuse_low(const char *op, int code, const char *what)
+{
+    snprintf(last_error, sizeof last_error, "%s: %s", op, what);
+    return code;
+}
+
+#define POINTERS(op, bad)                                                                  \
+    do {                                                                                   \
+        if (bad)                                                                           \
+            return refuse_low(op, SHMLIB_EFAULT,                                           \
+                              "a pointer argument points to memory that cannot be accessed"); \
+    } while (0)
+
 unsigned int shmlib_version(void)
 {
     if (in_forked_child)
@@ -116,6 +139,7 @@ int shmlib_last_error(char *buf, size_t len)
 int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len)
 {
     GUARD("ftok");
+    POINTERS("ftok", low(path) || low(out_key));
     return shmlib_go_ftok((char *)path, proj_id, out_key, out_key_len);
 }
 
@@ -123,6 +147,7 @@ int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags,
                   char *out_key, size_t out_key_len)
 {
     GUARD("create");
+    POINTERS("create", low(key) || low(out_key));
     return shmlib_go_create((char *)key, size, mode, flags, out_key, out_key_len);
 }
 
@@ -130,30 +155,36 @@ int shmlib_attach(const char *key, void *addr_hint, uint32_t flags,
                   void **out_addr, uint64_t *out_size)
 {
     GUARD("attach");
-    return shmlib_go_attach((char *)key, addr_hint, flags, out_addr, out_size);
+    POINTERS("attach", low(key) || low(out_addr) || low(out_size));
+    return shmlib_go_attach((char *)key, (uintptr_t)addr_hint, flags, out_addr, out_size);
 }
 
 int shmlib_detach(void *addr)
 {
     GUARD("detach");
+    if (low(addr))
+        return refuse_low("detach", SHMLIB_ENOTATTACHED, "not the address of a live mapping made by shmlib_attach");
     return shmlib_go_detach(addr);
 }
 
 int shmlib_destroy(const char *key)
 {
     GUARD("destroy");
+    POINTERS("destroy", low(key));
     return shmlib_go_destroy((char *)key);
 }
 
 int shmlib_stat(const char *key, shmlib_stat_t *out_stat)
 {
     GUARD("stat");
+    POINTERS("stat", low(key) || low(out_stat));
     return shmlib_go_stat((char *)key, out_stat);
 }
 
 int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
 {
     GUARD("list");
+    POINTERS("list", low(out_items) || low(out_count));
     return shmlib_go_list(out_items, capacity, out_count);
 }
 
@@ -161,12 +192,14 @@ int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32
                        char *out_key, size_t out_key_len)
 {
     GUARD("chan_create");
+    POINTERS("chan_create", low(key) || low(out_key));
     return shmlib_go_chan_create((char *)key, capacity, mode, flags, out_key, out_key_len);
 }
 
 int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan)
 {
     GUARD("chan_open");
+    POINTERS("chan_open", low(key) || low(out_chan));
     return shmlib_go_chan_open((char *)key, end, out_chan);
 }
 
@@ -179,18 +212,21 @@ int shmlib_chan_close(shmlib_chan_t chan)
 int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size)
 {
     GUARD("chan_max_message");
+    POINTERS("chan_max_message", low(out_size));
     return shmlib_go_chan_max_message(chan, out_size);
 }
 
 int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t timeout_ns)
 {
     GUARD("chan_send");
+    POINTERS("chan_send", len > 0 && low(buf));
     return shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns);
 }
 
 int shmlib_chan_reserve(shmlib_chan_t chan, size_t len, int64_t timeout_ns, void **out_ptr)
 {
     GUARD("chan_reserve");
+    POINTERS("chan_reserve", low(out_ptr));
     return shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr);
 }
 
@@ -203,12 +239,14 @@ int shmlib_chan_commit(shmlib_chan_t chan, size_t len)
 int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns)
 {
     GUARD("chan_recv");
+    POINTERS("chan_recv", (cap > 0 && low(buf)) || low(out_len));
     return shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns);
 }
 
 int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_ptr, size_t *out_len)
 {
     GUARD("chan_peek");
+    POINTERS("chan_peek", low(out_ptr) || low(out_len));
     return shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len);
 }
 
@@ -221,18 +259,21 @@ int shmlib_chan_release(shmlib_chan_t chan)
 int shmlib_memfd_send(int sock, const char *key)
 {
     GUARD("memfd_send");
+    POINTERS("memfd_send", low(key));
     return shmlib_go_memfd_send(sock, (char *)key);
 }
 
 int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len)
 {
     GUARD("memfd_recv");
+    POINTERS("memfd_recv", low(out_key));
     return shmlib_go_memfd_recv(sock, out_key, out_key_len);
 }
 
 int shmlib_reap(uint32_t flags, shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
 {
     GUARD("reap");
+    POINTERS("reap", low(out_items) || low(out_count));
     return shmlib_go_reap(flags, out_items, capacity, out_count);
 }
 
