@@ -3,7 +3,6 @@ package segment
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,8 +11,35 @@ import (
 	"github.com/libshm/libshm/internal/proc"
 )
 
-// ownName matches the POSIX names libshm chooses: shmlib-PID-START-RANDOM.
-var ownName = regexp.MustCompile(`^shmlib-([0-9]+)-([0-9a-f]+)-[0-9a-f]{16}$`)
+// ownName reads a POSIX name libshm chose, shmlib-PID-START-RANDOM (see
+// randomName): the creator's pid and start time, and whether it is one.
+// (By hand rather than with regexp, which would add half a megabyte to
+// libshm.so.)
+func ownName(name string) (pid int, start uint64, ok bool) {
+	rest, ok := strings.CutPrefix(name, "shmlib-")
+	parts := strings.Split(rest, "-")
+	if !ok || len(parts) != 3 || len(parts[2]) != 16 || !isHex(parts[2]) {
+		return 0, 0, false
+	}
+	pid, err := strconv.Atoi(parts[0])
+	if err != nil || pid <= 0 || parts[0][0] == '+' {
+		return 0, 0, false
+	}
+	start, err = strconv.ParseUint(parts[1], 16, 64)
+	if err != nil || !isHex(parts[1]) {
+		return 0, 0, false
+	}
+	return pid, start, true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // Reap finds the segments that libshm made and nobody will ever destroy:
 // their creator is dead, and no process has them attached or open. With
@@ -48,12 +74,11 @@ func Reap(destroy bool) ([]Info, error) {
 func orphaned(in *Info, inUse map[string]bool) bool {
 	switch in.Backend {
 	case keys.Posix:
-		m := ownName.FindStringSubmatch(strings.TrimPrefix(in.Key, "posix:/"))
-		if m == nil || inUse[strings.TrimPrefix(in.Key, "posix:/")] {
+		name := strings.TrimPrefix(in.Key, "posix:/")
+		pid, start, ok := ownName(name)
+		if !ok || inUse[name] {
 			return false
 		}
-		pid, _ := strconv.Atoi(m[1])
-		start, _ := strconv.ParseUint(m[2], 16, 64)
 		return !proc.Alive(pid, func(s int64) bool { return uint64(s) == start })
 	case keys.SysV:
 		return in.IPCKey>>24 == ownKeyByte && in.Nattach == 0 && !in.Destroyed &&

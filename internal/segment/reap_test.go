@@ -96,3 +96,28 @@ func TestReap(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"shmlib-123-1a2b-0123456789abcdef":  true,
+		"shmlib-123-1a2b-0123456789abcde":   false, // 15 hex digits
+		"shmlib-123-1A2B-0123456789abcdef":  false, // upper case: not ours
+		"shmlib-+12-1a2b-0123456789abcdef":  false,
+		"shmlib-0-1a2b-0123456789abcdef":    false,
+		"shmlib-12-1a2b-0123456789abcdef-x": false,
+		"shmlib-0123456789abcdef":           false, // the names of libshm 0.1's first builds
+		"psm_12-1a2b-0123456789abcdef":      false,
+		"shmlib-12--0123456789abcdef":       false,
+	} {
+		if _, _, ok := ownName(name); ok != want {
+			t.Errorf("ownName(%q) = %v, want %v", name, ok, want)
+		}
+	}
+	made, err := randomName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, _, ok := ownName(made); !ok || pid != os.Getpid() {
+		t.Fatalf("ownName(%q) = %d, %v: the generated name is not recognised", made, pid, ok)
+	}
+}
