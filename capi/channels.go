@@ -63,23 +63,12 @@ func shmlib_go_chan_create(key *C.char, capacity C.uint64_t, mode, flags C.uint3
 		}
 	}()
 	return call(op, func() C.int {
-		k, rc := optionalKey(op, key)
+		k, rc := createArgs(op, key, flags, chanCreateFlags, outKey)
 		if rc != C.SHMLIB_OK {
 			return rc
 		}
-		if flags&^chanCreateFlags != 0 {
-			return unknownFlags(op, k, flags, chanCreateFlags)
-		}
-		if outKey == nil && chosenByLibrary(k) {
-			return invalid(op, k, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
-		}
 		var err error
-		made, err = channel.Create(k, uint64(capacity), channel.CreateOptions{
-			Mode:          uint32(mode),
-			HugeTLB:       flags&C.SHMLIB_HUGETLB != 0,
-			Sparse:        flags&C.SHMLIB_SPARSE != 0,
-			DestroyOnExit: flags&C.SHMLIB_DESTROY_ON_EXIT != 0,
-		})
+		made, err = channel.Create(k, uint64(capacity), createOptions(mode, flags))
 		if err != nil {
 			return fail(err)
 		}

@@ -46,24 +46,12 @@ func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outK
 		}
 	}()
 	return call(op, func() C.int {
-		k, rc := optionalKey(op, key)
+		k, rc := createArgs(op, key, flags, createFlags, outKey)
 		if rc != C.SHMLIB_OK {
 			return rc
 		}
-		if flags&^createFlags != 0 {
-			return unknownFlags(op, k, flags, createFlags)
-		}
-		if outKey == nil && chosenByLibrary(k) {
-			return invalid(op, k, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
-		}
 		var err error
-		made, err = segment.Create(k, uint64(size), segment.CreateOptions{
-			Mode:          uint32(mode),
-			OpenExisting:  flags&C.SHMLIB_OPEN_EXISTING != 0,
-			HugeTLB:       flags&C.SHMLIB_HUGETLB != 0,
-			Sparse:        flags&C.SHMLIB_SPARSE != 0,
-			DestroyOnExit: flags&C.SHMLIB_DESTROY_ON_EXIT != 0,
-		})
+		made, err = segment.Create(k, uint64(size), createOptions(mode, flags))
 		if err != nil {
 			return fail(err)
 		}
@@ -79,12 +67,34 @@ func shmlib_go_create(key *C.char, size C.uint64_t, mode, flags C.uint32_t, outK
 	})
 }
 
-// optionalKey reads a key that may be NULL, which asks create to choose.
-func optionalKey(op string, key *C.char) (string, C.int) {
-	if key == nil {
-		return "", C.SHMLIB_OK
+// createArgs reads and checks what the create calls share: a key that may
+// be NULL (create chooses), the flags, and an out_key that must be there
+// when the library chooses the key.
+func createArgs(op string, key *C.char, flags, known C.uint32_t, outKey *C.char) (string, C.int) {
+	k := ""
+	if key != nil {
+		var rc C.int
+		if k, rc = goString(op, "the key", key); rc != C.SHMLIB_OK {
+			return "", rc
+		}
 	}
-	return goString(op, "the key", key)
+	if flags&^known != 0 {
+		return "", unknownFlags(op, k, flags, known)
+	}
+	if outKey == nil && chosenByLibrary(k) {
+		return "", invalid(op, k, "out_key is NULL, but the library chooses the key: pass a buffer of SHMLIB_KEY_MAX bytes")
+	}
+	return k, C.SHMLIB_OK
+}
+
+func createOptions(mode, flags C.uint32_t) segment.CreateOptions {
+	return segment.CreateOptions{
+		Mode:          uint32(mode),
+		OpenExisting:  flags&C.SHMLIB_OPEN_EXISTING != 0,
+		HugeTLB:       flags&C.SHMLIB_HUGETLB != 0,
+		Sparse:        flags&C.SHMLIB_SPARSE != 0,
+		DestroyOnExit: flags&C.SHMLIB_DESTROY_ON_EXIT != 0,
+	}
 }
 
 // chosenByLibrary: the key asks create to pick the segment, so out_key is

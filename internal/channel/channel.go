@@ -51,26 +51,21 @@ type Chan struct {
 	closed bool
 }
 
-// CreateOptions are the segment options a channel's segment is made with.
-type CreateOptions struct {
-	Mode          uint32
-	HugeTLB       bool
-	Sparse        bool
-	DestroyOnExit bool
-}
-
 // Create makes a segment holding an empty channel of at least capacity
 // bytes of data area and returns its canonical key.
-func Create(key string, capacity uint64, opt CreateOptions) (string, error) {
+//
+// opt is the segment's; a channel is always new, so OpenExisting is refused.
+func Create(key string, capacity uint64, opt segment.CreateOptions) (string, error) {
 	const op = "chan_create"
+	if opt.OpenExisting {
+		return "", segment.NewError(op, segment.DisplayKey(key), segment.ErrInvalid, "a channel is always created new: SHMLIB_OPEN_EXISTING does not apply")
+	}
 	if capacity == 0 || capacity > maxCapacity {
 		return "", segment.NewError(op, segment.DisplayKey(key), segment.ErrInvalid,
 			fmt.Sprintf("capacity %d is outside 1..%d bytes", capacity, uint64(maxCapacity)))
 	}
 	capacity = RoundCapacity(capacity)
-	made, err := segment.Create(key, SegmentSize(capacity), segment.CreateOptions{
-		Mode: opt.Mode, HugeTLB: opt.HugeTLB, Sparse: opt.Sparse, DestroyOnExit: opt.DestroyOnExit,
-	})
+	made, err := segment.Create(key, SegmentSize(capacity), opt)
 	if err != nil {
 		return "", relabel(err, op)
 	}

@@ -22,9 +22,9 @@ func TestCreateRoundsCapacity(t *testing.T) {
 	if c.MaxMessage() != 8192/2-16 {
 		t.Fatalf("max message %d, want %d", c.MaxMessage(), 8192/2-16)
 	}
-	_, err = Create("posix:", 0, CreateOptions{})
+	_, err = Create("posix:", 0, segment.CreateOptions{})
 	wantCode(t, err, segment.ErrInvalid, "capacity 0")
-	_, err = Create("posix:", maxCapacity+1, CreateOptions{})
+	_, err = Create("posix:", maxCapacity+1, segment.CreateOptions{})
 	wantCode(t, err, segment.ErrInvalid, "outside")
 }
 
@@ -264,4 +264,9 @@ func TestHandover(t *testing.T) {
 	}
 	_, err = c.Recv(buf, 0)
 	wantCode(t, err, segment.ErrTimeout, "would block")
+}
+
+func TestCreateRefusesOpenExisting(t *testing.T) {
+	_, err := Create("posix:", 4096, segment.CreateOptions{OpenExisting: true})
+	wantCode(t, err, segment.ErrInvalid, "always created new")
 }

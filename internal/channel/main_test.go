@@ -42,7 +42,7 @@ func keysNow() map[string]bool {
 // newChannel creates a channel the test destroys when it ends.
 func newChannel(t *testing.T, backend string, capacity uint64) string {
 	t.Helper()
-	key, err := Create(backend, capacity, CreateOptions{})
+	key, err := Create(backend, capacity, segment.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/libshm/libshm/internal/channel"
+	"github.com/libshm/libshm/internal/segment"
 )
 
 // End is one side of a channel.
@@ -37,12 +38,12 @@ type ChannelOptions struct {
 // a pipeline without pipes or sockets. See include/shmlib.h, CHANNELS, for
 // the whole contract; this package keeps it.
 func CreateChannel(key string, capacity uint64, opt *ChannelOptions) (string, error) {
-	var o channel.CreateOptions
+	var o segment.CreateOptions
 	if opt != nil {
 		if opt.Mode&^fs.ModePerm != 0 {
 			return "", &Error{Op: "chan_create", Key: key, Code: ErrInvalid, Msg: "mode " + opt.Mode.String() + " has bits beyond the permission bits"}
 		}
-		o = channel.CreateOptions{Mode: uint32(opt.Mode), HugeTLB: opt.HugeTLB, Sparse: opt.Sparse}
+		o = segment.CreateOptions{Mode: uint32(opt.Mode), HugeTLB: opt.HugeTLB, Sparse: opt.Sparse}
 	}
 	return channel.Create(key, capacity, o)
 }
