@@ -51,7 +51,7 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	if err != nil {
 		return Created{}, keyError(op, key, err)
 	}
-	shown := DisplayKey(key)
+	shown := display(k)
 	switch {
 	case k.Form == keys.ID:
 		return Created{}, NewError(op, shown, ErrInvalid, "a segment cannot be created by id; use sysv:key=K, sysv: or sysv:private")

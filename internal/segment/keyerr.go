@@ -24,10 +24,15 @@ func keyError(op, key string, err error) *Error {
 // malformed key may hold anything.
 func DisplayKey(key string) string {
 	k, err := keys.Parse(key)
-	switch {
-	case err != nil:
+	if err != nil {
 		return strconv.Quote(key)
-	case k.CreateOnly():
+	}
+	return display(k)
+}
+
+// display is DisplayKey of a key already parsed.
+func display(k keys.Key) string {
+	if k.CreateOnly() {
 		return "(new " + k.String() + " segment)"
 	}
 	return k.String()
