@@ -2760,9 +2760,9 @@ static void call_memfd_recv(void)
         describe(" [%d waiting, next: %s]", pairs[p].len[e], front ? item_name[it.kind] : "end of stream");
     if (good(ocls))
         sentinel(out, SHMLIB_KEY_MAX);
-    int fds0 = stress_count_fds();
+    int fds0 = harness_count_fds();
     int rc = shmlib_memfd_recv(sock, out, outlen);
-    int fds1 = stress_count_fds();
+    int fds1 = harness_count_fds();
     check(rc, allowed, faults(ocls));
     if (scls == S_LIVE && (rc == SHMLIB_EOS || (front == NULL && rc == SHMLIB_EEOS)))
         pairs[p].reset[e] = 0;
@@ -3295,7 +3295,7 @@ static void run_probes(void)
 static void run_memfd_probes(void)
 {
     char a[SHMLIB_KEY_MAX], b[SHMLIB_KEY_MAX], m[600];
-    int fds0 = stress_count_fds();
+    int fds0 = harness_count_fds();
     if (probe_rc("create memfd:", shmlib_create("memfd:", 4096, 0600, 0, a, sizeof a), 0)) {
         probe_rc("destroy memfd", shmlib_destroy(a), 0);
         if (probe_rc("create memfd: again", shmlib_create("memfd:", 4096, 0600, 0, b, sizeof b), 0)) {
@@ -3342,7 +3342,7 @@ static void run_memfd_probes(void)
             shmlib_destroy(b);
         }
     }
-    CHECKF(stress_count_fds() == fds0, "probe: the memfd probes leave %d descriptors", stress_count_fds() - fds0);
+    CHECKF(harness_count_fds() == fds0, "probe: the memfd probes leave %d descriptors", harness_count_fds() - fds0);
 
     /* 16. shmlib_reap with out_items or out_count at address 8 (as any
      * wild pointer: "SHMLIB_EFAULT instead of a crash"), in a child
@@ -3582,7 +3582,7 @@ int main(int argc, char **argv)
         return 1;
     }
     start_holder();
-    int maps0 = stress_count_shm_mappings(), fds0 = stress_count_fds(), mfd0 = count_memfd_mappings();
+    int maps0 = stress_count_shm_mappings(), fds0 = harness_count_fds(), mfd0 = count_memfd_mappings();
 
     int64_t t0 = stress_now_ns();
     run_probes();
@@ -3598,7 +3598,7 @@ int main(int argc, char **argv)
     cleanup();
 
     /* Leaks. */
-    int maps1 = stress_count_shm_mappings(), fds1 = stress_count_fds(), mfd1 = count_memfd_mappings();
+    int maps1 = stress_count_shm_mappings(), fds1 = harness_count_fds(), mfd1 = count_memfd_mappings();
     CHECKF(maps1 == maps0, "leak: %d shared memory mappings before, %d after", maps0, maps1);
     CHECKF(mfd1 == mfd0, "leak: %d memfd mappings before, %d after", mfd0, mfd1);
     if (!CHECKF(fds1 == fds0, "leak: %d descriptors before, %d after", fds0, fds1))

@@ -389,7 +389,7 @@ int main(int argc, char **argv)
            cycles, exec_every, NWORKERS, (double)timeout_ns / 1e9);
 
     setup_segments();
-    int maps0 = stress_count_shm_mappings(), fds0 = stress_count_fds();
+    int maps0 = stress_count_shm_mappings(), fds0 = harness_count_fds();
 
     struct worker ws[NWORKERS];
     memset(ws, 0, sizeof ws);
@@ -482,7 +482,7 @@ int main(int argc, char **argv)
     CHECKF(worker_cycles > 0, "the parent's threads made no progress");
 
     teardown_segments();
-    int maps1 = stress_count_shm_mappings(), fds1 = stress_count_fds();
+    int maps1 = stress_count_shm_mappings(), fds1 = harness_count_fds();
     CHECKF(maps1 == maps0 - NSEGS, "shared memory mappings: %d before, %d after", maps0 - NSEGS, maps1);
     if (!CHECKF(fds1 == fds0, "file descriptors: %d before, %d after", fds0, fds1))
         stress_show_fds("fork");

@@ -351,21 +351,6 @@ static inline int stress_count_shm_mappings(void)
     return n;
 }
 
-/* How many file descriptors this process has open. */
-static inline int stress_count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
-}
-
 /* Prints what each open descriptor is, for a failed descriptor count. */
 static inline void stress_show_fds(const char *when)
 {

@@ -165,7 +165,7 @@ int main(int argc, char **argv)
      * own on first use (its poller), which are not leaks. */
     struct worker warm = {.index = nthreads};
     cycle(&warm, 0);
-    int maps0 = stress_count_shm_mappings(), fds0 = stress_count_fds();
+    int maps0 = stress_count_shm_mappings(), fds0 = harness_count_fds();
     struct worker *ws = calloc((size_t)nthreads, sizeof *ws);
     int64_t t0 = stress_now_ns();
     for (int i = 0; i < nthreads; i++) {
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
     CHECK_INT(done, (long long)nthreads * cycles);
 
     /* Leaks: every mapping detached, every descriptor closed, every segment gone. */
-    int maps1 = stress_count_shm_mappings(), fds1 = stress_count_fds();
+    int maps1 = stress_count_shm_mappings(), fds1 = harness_count_fds();
     CHECKF(maps1 == maps0, "shared memory mappings: %d before, %d after", maps0, maps1);
     if (!CHECKF(fds1 == fds0, "file descriptors: %d before, %d after", fds0, fds1))
         stress_show_fds("threads");

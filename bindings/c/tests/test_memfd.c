@@ -39,21 +39,6 @@
 #define F_SEAL_GROW 0x0004
 #endif
 
-/* The number of descriptors this process has open. */
-static int fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
 /* Parses a canonical memfd key; 1 if it is one. */
 static int parse_key(const char *key, int *pid, int *fd)
 {
@@ -361,10 +346,10 @@ static void role_recv(char **argv)
     pid_t sender = (pid_t)atoi(argv[6]);
     char key[SHMLIB_KEY_MAX];
     warm_up();
-    int before = fd_count();
+    int before = harness_count_fds();
     if (!CHECK_RC(shmlib_memfd_recv(sock, key, sizeof key), 0))
         return;
-    CHECK_INT(fd_count(), before + 1);
+    CHECK_INT(harness_count_fds(), before + 1);
     int pid, fd;
     if (CHECKF(parse_key(key, &pid, &fd), "received key %s is not canonical", key)) {
         CHECK_INT(pid, getpid());
@@ -396,7 +381,7 @@ static void role_recv(char **argv)
     /* This process holds it now: destroy lets go of the hold, the
      * mapping goes on. */
     CHECK_RC(shmlib_destroy(key), 0);
-    CHECK_INT(fd_count(), before);
+    CHECK_INT(harness_count_fds(), before);
     CHECK_INT(listed(key), 0);
     CHECK_RC(shmlib_attach(key, NULL, 0, &(void *){0}, NULL), SHMLIB_ENOENT);
     CHECK_INT(harness_verify(addr, size, seed), size);
@@ -478,10 +463,10 @@ static void test_lifecycle(void)
 {
     const uint64_t size = 10007;
     char key[SHMLIB_KEY_MAX], path[64], arg[32], pid_s[16];
-    int before = fd_count();
+    int before = harness_count_fds();
     if (!CHECK_RC(shmlib_create("memfd:", size, 0640, 0, key, sizeof key), 0))
         return;
-    CHECK_INT(fd_count(), before + 1);
+    CHECK_INT(harness_count_fds(), before + 1);
     int pid = 0, fd = -1;
     if (!CHECKF(parse_key(key, &pid, &fd), "key %s is not memfd:pid=P,fd=F,ino=I", key))
         return;
@@ -542,9 +527,9 @@ static void test_lifecycle(void)
 
     /* Destroy in the holder: its descriptor is closed, new attaches fail,
      * here and elsewhere; the mapping goes on. */
-    int held = fd_count();
+    int held = harness_count_fds();
     CHECK_RC(shmlib_destroy(key), 0);
-    CHECK_INT(fd_count(), held - 1);
+    CHECK_INT(harness_count_fds(), held - 1);
     errno = 0;
     CHECKF(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "descriptor %d still open after destroy", fd);
     CHECK_INT(listed(key), 0);
@@ -558,7 +543,7 @@ static void test_lifecycle(void)
     harness_fill(addr, size, 13);
     CHECK_INT(harness_verify(addr, size, 13), size);
     CHECK_RC(shmlib_detach(addr), 0);
-    CHECK_INT(fd_count(), before);
+    CHECK_INT(harness_count_fds(), before);
 }
 
 /* mode 0 is 0600; SHMLIB_SPARSE reserves nothing; the list's order. */
@@ -734,7 +719,7 @@ static void test_send_recv_errors(void)
     if (!CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0))
         return;
     char key[SHMLIB_KEY_MAX], got[SHMLIB_KEY_MAX], own[SHMLIB_KEY_MAX], posix[SHMLIB_KEY_MAX];
-    int n0 = fd_count();
+    int n0 = harness_count_fds();
 
     /* send: keys that are not a memfd this process holds. */
     snprintf(own, sizeof own, "memfd:pid=%d,fd=0,ino=1", getpid());
@@ -753,14 +738,14 @@ static void test_send_recv_errors(void)
     /* recv: a message with no descriptor. */
     CHECK(write(sv[0], "x", 1) == 1);
     CHECK_RC(shmlib_memfd_recv(sv[1], got, sizeof got), SHMLIB_EINVAL);
-    CHECK_INT(fd_count(), n0);
+    CHECK_INT(harness_count_fds(), n0);
     CHECK(!readable(sv[1]));
 
     /* recv: a descriptor that is not a memfd segment: closed, not kept. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     int raw = (int)syscall(SYS_memfd_create, "raw", 1u /* MFD_CLOEXEC */);
     int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int n1 = fd_count();
+    int n1 = harness_count_fds();
     int bad_fds[] = {null, raw, sock};
     const char *what[] = {"/dev/null", "an unsealed memfd not made by libshm", "a socket"};
     for (int i = 0; i < 3; i++) {
@@ -768,37 +753,37 @@ static void test_send_recv_errors(void)
             continue;
         CHECKF(shmlib_memfd_recv(sv[1], got, sizeof got) == SHMLIB_EINVAL,
                "memfd_recv of %s is not SHMLIB_EINVAL", what[i]);
-        CHECKF(fd_count() == n1, "memfd_recv of %s: %d descriptors, had %d", what[i], fd_count(), n1);
+        CHECKF(harness_count_fds() == n1, "memfd_recv of %s: %d descriptors, had %d", what[i], harness_count_fds(), n1);
     }
     close(null);
     close(raw);
     close(sock);
-    CHECK_INT(fd_count(), n0);
+    CHECK_INT(harness_count_fds(), n0);
 
     if (!CHECK_RC(shmlib_create("memfd:", 8192, 0, 0, key, sizeof key), 0))
         goto out;
-    int n2 = fd_count(), m2 = listed_memfds();
+    int n2 = harness_count_fds(), m2 = listed_memfds();
 
     /* out_key_len too small: the descriptor is closed again. */
     CHECK_RC(shmlib_memfd_send(sv[0], key), 0);
     CHECK_RC(shmlib_memfd_recv(sv[1], got, 10), SHMLIB_ERANGE);
-    CHECK_INT(fd_count(), n2);
+    CHECK_INT(harness_count_fds(), n2);
     CHECK_INT(listed_memfds(), m2);
     CHECK(!readable(sv[1]));
 
     /* out_key NULL: refused before anything is received (no lost message). */
     CHECK_RC(shmlib_memfd_send(sv[0], key), 0);
     CHECK_RC(shmlib_memfd_recv(sv[1], NULL, 100), SHMLIB_EINVAL);
-    CHECK_INT(fd_count(), n2);
+    CHECK_INT(harness_count_fds(), n2);
     CHECK(readable(sv[1]));
     if (CHECK_RC(shmlib_memfd_recv(sv[1], got, sizeof got), 0)) {
         /* In the same process: a second descriptor, a key of its own. */
         CHECK(strcmp(got, key) != 0);
-        CHECK_INT(fd_count(), n2 + 1);
+        CHECK_INT(harness_count_fds(), n2 + 1);
         CHECK_INT(listed(got), 1);
         CHECK_RC(shmlib_destroy(got), 0);
     }
-    CHECK_INT(fd_count(), n2);
+    CHECK_INT(harness_count_fds(), n2);
 
     /* Sockets that fail: not a socket at all. */
     int p[2];
@@ -817,7 +802,7 @@ static void test_send_recv_errors(void)
 out:
     close(sv[0]);
     close(sv[1]);
-    CHECK_INT(fd_count(), n0 - 2);
+    CHECK_INT(harness_count_fds(), n0 - 2);
 }
 
 /* Malformed memfd keys, creation-only "memfd:", and create flags that do
@@ -834,7 +819,7 @@ static void test_bad_keys(void)
         "memfd:pid=99999999999,fd=3", "memfd:pid=1,fd=99999999999", "memfd:PID=1,fd=3",
         "memfd:pid=0x10,fd=3", "memfd:/x",           "memfd",                "MEMFD:pid=1,fd=3",
     };
-    int n0 = fd_count();
+    int n0 = harness_count_fds();
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         void *addr;
         shmlib_stat_t st;
@@ -879,7 +864,7 @@ static void test_bad_keys(void)
     char chan[SHMLIB_KEY_MAX];
     CHECK_RC(shmlib_chan_create("memfd:", 4096, 0, SHMLIB_OPEN_EXISTING, chan, sizeof chan), SHMLIB_EINVAL);
     CHECK_RC(shmlib_chan_create("memfd:", 4096, 0, SHMLIB_HUGETLB, chan, sizeof chan), SHMLIB_ENOTSUP);
-    CHECK_INT(fd_count(), n0);
+    CHECK_INT(harness_count_fds(), n0);
     CHECK_INT(listed_memfds(), m0);
 }
 
@@ -887,7 +872,7 @@ static void test_bad_keys(void)
 static void test_channel(void)
 {
     char key[SHMLIB_KEY_MAX];
-    int n0 = fd_count();
+    int n0 = harness_count_fds();
     if (!CHECK_RC(shmlib_chan_create("memfd:", 8192, 0, 0, key, sizeof key), 0))
         return;
     int pid, fd;
@@ -912,7 +897,7 @@ static void test_channel(void)
         CHECK_EXIT_OK(run("--chan", key, count_s, NULL, NULL, NULL, NULL), "--chan");
     }
     CHECK_RC(shmlib_destroy(key), 0);
-    CHECK_INT(fd_count(), n0);
+    CHECK_INT(harness_count_fds(), n0);
 }
 
 /* A child forked without exec may not call these either. */
@@ -948,7 +933,7 @@ int main(int argc, char **argv)
     umask(077); /* the mode is applied exactly: the umask must not narrow it */
     signal(SIGPIPE, SIG_DFL);
     warm_up();
-    int fds = fd_count();
+    int fds = harness_count_fds();
     test_lifecycle();
     test_create_options();
     test_holder_exits();
@@ -957,7 +942,7 @@ int main(int argc, char **argv)
     test_bad_keys();
     test_channel();
     test_forked();
-    CHECK_INT(fd_count(), fds);
+    CHECK_INT(harness_count_fds(), fds);
     CHECK_INT(listed_memfds(), 0);
     return harness_finish();
 }
