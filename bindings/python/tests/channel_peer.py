@@ -30,6 +30,7 @@ Roles:
 
 import hashlib
 import random
+import signal
 import sys
 import time
 
@@ -133,6 +134,10 @@ def main(role, key, *args):
             say("full", count)
         sleep_forever()
     elif role == "wait-forever":
+        # A test run started in the background (make test & in a
+        # non-interactive shell) hands its children SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: restore it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         with shmlib.open_channel(key, "consumer") as rx:
             say("ready")
             start = time.monotonic()
