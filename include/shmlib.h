@@ -298,8 +298,14 @@ int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags,
  * writing through it raises SIGSEGV. The memory stays valid until
  * shmlib_detach(addr), even after the segment is destroyed.
  *
+ * /dev/shm is writable by everyone, so a name there may hold a FIFO, a
+ * socket, a device, a directory or a symlink that someone planted. No
+ * call of the library blocks on one or follows one: attach, stat,
+ * destroy and chan_open refuse it, and say what it is.
+ *
  * Errors: SHMLIB_EINVAL (malformed or creation-only key, NULL out_addr,
- * unknown flag, SHMLIB_FIXED without a usable addr_hint), SHMLIB_ENOENT
+ * unknown flag, SHMLIB_FIXED without a usable addr_hint, a POSIX name
+ * that is not a regular file), SHMLIB_ENOENT
  * (no such segment, or destroyed), SHMLIB_EACCES (the mode does not allow
  * it: a read-only attach may still work), SHMLIB_ENOMEM (no address space,
  * or SHMLIB_LOCK over RLIMIT_MEMLOCK), SHMLIB_EOS. On error nothing is
@@ -326,7 +332,12 @@ int shmlib_detach(void *addr);
  * with SHMLIB_ENOENT, and existing mappings keep working until detached.
  * Any process the mode allows may destroy a segment, not only its creator.
  *
- * Errors: SHMLIB_EINVAL (malformed or creation-only key), SHMLIB_ENOENT
+ * Only segments are destroyed: a FIFO, socket, device, directory or
+ * symlink under a POSIX name is left where it is (SHMLIB_EINVAL, and the
+ * message says what it is).
+ *
+ * Errors: SHMLIB_EINVAL (malformed or creation-only key, or a POSIX name
+ * that is not a shared memory object), SHMLIB_ENOENT
  * (no such segment, or already destroyed), SHMLIB_EACCES (not the owner,
  * creator or root for System V; no write access to /dev/shm for POSIX),
  * SHMLIB_EOS.

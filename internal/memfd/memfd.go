@@ -72,10 +72,15 @@ func Check(fd int) error {
 
 // OpenHeld opens the memfd that process pid holds as descriptor fd, through
 // /proc, as a new descriptor of this process (close-on-exec).
+//
+// The descriptor may be anything, a FIFO with no writer included, whose
+// read-only open would wait for one: O_NONBLOCK makes the open return, and
+// the seal check refuses it before anything else is done. (O_NOCTTY keeps
+// a terminal from becoming ours.)
 func OpenHeld(pid, fd int, readOnly bool) (int, error) {
-	flags := unix.O_RDWR | unix.O_CLOEXEC
+	flags := unix.O_RDWR | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
 	if readOnly {
-		flags = unix.O_RDONLY | unix.O_CLOEXEC
+		flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
 	}
 	own, err := unix.Open(procPath(pid, fd), flags, 0)
 	if err != nil {

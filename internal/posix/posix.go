@@ -7,6 +7,7 @@
 package posix
 
 import (
+	"errors"
 	"os"
 	"unsafe"
 
@@ -20,8 +21,14 @@ const Dir = "/dev/shm"
 func Path(name string) string { return Dir + "/" + name }
 
 // O_NOFOLLOW: a symlink planted under a segment's name is refused, never
-// followed. O_CLOEXEC: no descriptor leaks into programs we exec.
-const openFlags = unix.O_NOFOLLOW | unix.O_CLOEXEC
+// followed. O_NONBLOCK: /dev/shm is world-writable, so anyone can plant a
+// FIFO under a name someone will open, and a read-only open of a FIFO
+// waits for a writer; with O_NONBLOCK it returns, and the regular-file
+// check that follows every open refuses it (on a regular file the flag
+// changes nothing that libshm does: mmap, pread, fstat). O_NOCTTY: a
+// terminal device planted there must not become our controlling terminal.
+// O_CLOEXEC: no descriptor leaks into programs we exec.
+const openFlags = unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 
 // Create makes the object exclusively, sized and with exactly the given
 // permission bits. Unless sparse, it also reserves the memory (fallocate),
@@ -57,7 +64,7 @@ func Create(name string, size int64, mode uint32, sparse bool) (err error) {
 // CheckAccess opens the object for reading and writing and closes it again:
 // whether this process may use it, asked of the kernel itself.
 func CheckAccess(name string) error {
-	fd, err := openShm(name, unix.O_RDWR|openFlags, 0)
+	fd, err := openObject(name, unix.O_RDWR)
 	if err != nil {
 		return err
 	}
@@ -67,7 +74,7 @@ func CheckAccess(name string) error {
 
 // ReadHead reads the first n bytes of the object, without mapping it.
 func ReadHead(name string, n int) ([]byte, error) {
-	fd, err := openShm(name, unix.O_RDONLY|openFlags, 0)
+	fd, err := openObject(name, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +87,46 @@ func ReadHead(name string, n int) ([]byte, error) {
 	return b[:got], nil
 }
 
-// Unlink removes the name. Mappings of the object keep working; its memory
-// goes when the last of them ends.
+// Unlink removes the name, if it is a shared memory object: a FIFO, a
+// socket, a device, a directory or a symlink planted there is refused
+// (*NotObjectError). Mappings of the object keep working; its memory goes
+// when the last of them ends.
 func Unlink(name string) error {
+	var st unix.Stat_t
+	if err := lstatShm(name, &st); err != nil {
+		return err
+	}
+	if err := notObject(st.Mode); err != nil {
+		return err
+	}
 	return unlinkShm(name)
+}
+
+// openObject opens the object for Map, CheckAccess and ReadHead: it never
+// blocks (openFlags), and refuses whatever is not a regular file before
+// anything else is done with the descriptor.
+func openObject(name string, oflag int) (int, error) {
+	fd, err := openShm(name, oflag|openFlags, 0)
+	if errors.Is(err, unix.ENXIO) {
+		// A socket cannot be opened at all; say what it is.
+		var st unix.Stat_t
+		if lstatShm(name, &st) == nil && notObject(st.Mode) != nil {
+			return -1, notObject(st.Mode)
+		}
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := fstat(fd, &st); err != nil {
+		closeFd(fd)
+		return -1, err
+	}
+	if err := notObject(st.Mode); err != nil {
+		closeFd(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // MapOptions are the ways a mapping can be made.
@@ -101,7 +144,7 @@ func Map(name string, opt MapOptions) (unsafe.Pointer, int64, error) {
 	if opt.ReadOnly {
 		oflag = unix.O_RDONLY
 	}
-	fd, err := openShm(name, oflag|openFlags, 0)
+	fd, err := openObject(name, oflag)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -120,8 +163,8 @@ func MapFd(fd int, opt MapOptions) (unsafe.Pointer, int64, error) {
 	if err := fstat(fd, &st); err != nil {
 		return nil, 0, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, 0, ErrNotObject
+	if err := notObject(st.Mode); err != nil {
+		return nil, 0, err
 	}
 	if st.Size == 0 {
 		return nil, 0, ErrEmpty

@@ -9,16 +9,14 @@ import (
 )
 
 // Stat returns what the kernel keeps of the object: size, mode, owner, times.
-// A name that is not a regular file (a symlink, a directory) is ErrNotObject.
+// A name that is not a regular file (a symlink, a FIFO, a directory) is a
+// *NotObjectError. It opens nothing, so nothing there can make it block.
 func Stat(name string) (unix.Stat_t, error) {
 	var st unix.Stat_t
-	if err := unix.Fstatat(unix.AT_FDCWD, Path(name), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return st, os.NewSyscallError("stat", err)
+	if err := lstatShm(name, &st); err != nil {
+		return st, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return st, ErrNotObject
-	}
-	return st, nil
+	return st, notObject(st.Mode)
 }
 
 // Object is one entry of List.

@@ -53,6 +53,16 @@ func unlinkShm(name string) error {
 	return nil
 }
 
+// lstatShm is fstatat(AT_SYMLINK_NOFOLLOW): what the name is, a symlink
+// itself rather than what it points to. (Through x/sys/unix: the system
+// call's number differs between architectures.)
+func lstatShm(name string, st *unix.Stat_t) error {
+	if err := unix.Fstatat(unix.AT_FDCWD, Path(name), st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return os.NewSyscallError("stat", err)
+	}
+	return nil
+}
+
 func fstat(fd int, st *unix.Stat_t) error {
 	_, _, e := unix.RawSyscall(unix.SYS_FSTAT, uintptr(fd), uintptr(unsafe.Pointer(st)), 0)
 	if e != 0 {

@@ -213,8 +213,9 @@ func openExistingSysV(shown string, k keys.Key, size uint64) (Created, error) {
 // in its way: it was destroyed in between, or is not ours to read.
 func existingError(shown string, err error) *Error {
 	e := osError("create", shown, err)
-	if errors.Is(err, posix.ErrNotObject) {
-		e.Code, e.Msg = ErrExist, "the name is taken in /dev/shm by something that is not a shared memory object"
+	var no *posix.NotObjectError
+	if errors.As(err, &no) {
+		e.Code, e.Msg = ErrExist, "the name is taken in /dev/shm by a "+no.Kind+", which is not a shared memory object"
 	} else {
 		e.Msg = "it exists but cannot be opened: " + e.Msg
 	}

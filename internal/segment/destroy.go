@@ -31,6 +31,8 @@ func Destroy(key string) error {
 	}
 	e := osError(op, k.String(), err)
 	switch {
+	case errors.Is(err, posix.ErrNotObject):
+		e.Code, e.Msg = ErrInvalid, err.Error()+"; destroy removes only shared memory objects, so it is left alone"
 	case errors.Is(err, errDestroyed):
 		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment (destroyed already; it lingers only until its last user detaches)", unix.ENOENT
 	case k.Form == keys.ID && errors.Is(err, unix.EINVAL):
