@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Backend is the kind of shared memory a key names.
@@ -265,4 +266,18 @@ func hex8(v uint32) string {
 		v >>= 4
 	}
 	return string(b[:])
+}
+
+// Display is how a message shows a key, a name or a path: as it is when it
+// is printable UTF-8, and otherwise quoted with Go's escapes ("posix:/a\nb"),
+// so that a name holding a newline, a carriage return or a terminal escape
+// cannot break a one-line message or forge another line after it. (A
+// POSIX name may hold any byte but '/' and NUL.)
+func Display(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

@@ -140,3 +140,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDisplay(t *testing.T) {
+	for in, want := range map[string]string{
+		"posix:/frames":    "posix:/frames",
+		"posix:/été 2":     "posix:/été 2",
+		"posix:/a\nb":      `"posix:/a\nb"`,
+		"posix:/a\rb":      `"posix:/a\rb"`,
+		"posix:/\x1b[2J":   `"posix:/\x1b[2J"`,
+		"posix:/\xff":      `"posix:/\xff"`,
+		"posix:/a\u2028b":  `"posix:/a\u2028b"`,
+		"/tmp/with\ttab":   `"/tmp/with\ttab"`,
+		`posix:/"quoted"`:  `posix:/"quoted"`,
+		"sysv:key=0x00001": "sysv:key=0x00001",
+	} {
+		if got := Display(in); got != want {
+			t.Errorf("Display(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -195,7 +195,7 @@ func Detach(addr unsafe.Pointer) error {
 	if m == nil {
 		msg := "not the address of a live mapping made by shmlib_attach (detached already?)"
 		if in := containing(addr); in != nil {
-			msg = fmt.Sprintf("inside the mapping of %s at %p; detach it by its start address", in.key, in.addr)
+			msg = fmt.Sprintf("inside the mapping of %s at %p; detach it by its start address", keys.Display(in.key.String()), in.addr)
 		}
 		return NewError(op, fmt.Sprintf("%p", addr), ErrNotAttached, msg)
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/libshm/libshm/internal/keys"
 )
 
 // Code classifies a failure. Its values are the SHMLIB_E* codes of
@@ -103,11 +105,13 @@ type Error struct {
 	Err  error  // the cause, often an *os.SyscallError; may be nil
 }
 
+// Error is "Op Key: Msg", one line: a key with control bytes or invalid
+// UTF-8 in it (a POSIX name may hold any byte but '/' and NUL) is quoted.
 func (e *Error) Error() string {
 	if e.Key == "" {
 		return e.Op + ": " + e.Msg
 	}
-	return e.Op + " " + e.Key + ": " + e.Msg
+	return e.Op + " " + keys.Display(e.Key) + ": " + e.Msg
 }
 
 // Unwrap exposes both the classification and the cause:

@@ -9,6 +9,9 @@ any; main(["ls"]) called in a program that holds memfds shows them.
 
 Exit status: 0 success, 1 the library (or the operation) failed, 2 bad usage.
 Messages go to stderr; --json gives machine-readable output on stdout.
+Keys that hold control bytes or invalid UTF-8 (a POSIX name may) are shown
+quoted, "posix:/a\\nb", so that every message and row stays one line;
+--json gives them as they are.
 """
 
 import argparse
@@ -22,6 +25,7 @@ import sys
 import time
 
 import shmlib
+from shmlib.keys import display
 
 _SIZE = re.compile(r"([0-9]+)\s*(|k|kib|m|mib|g|gib|t|tib)", re.IGNORECASE)
 _SIZE_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
@@ -119,7 +123,7 @@ def cmd_ls(args):
     rows = [("KEY", "SIZE", "MODE", "OWNER", "NATTCH", "CPID", "ALIVE",
              "KIND")]
     for info in infos:
-        rows.append((info.key, str(info.size), f"{info.mode:04o}",
+        rows.append((display(info.key), str(info.size), f"{info.mode:04o}",
                      _user(info.uid), _dash(info.nattach), _dash(info.cpid),
                      _yes_no(_alive(info.cpid)),
                      "channel" if info.channel else "segment"))
@@ -138,7 +142,7 @@ def cmd_reap(args):
         return 0
     verb = "destroyed" if args.destroy else "would destroy"
     for info in infos:
-        print(f"{verb} {info.key} ({info.size} bytes, creator pid {_dash(info.cpid)})")
+        print(f"{verb} {display(info.key)} ({info.size} bytes, creator pid {_dash(info.cpid)})")
     if not infos:
         print("nothing to reap: every segment libshm made has a live creator or a user")
     elif not args.destroy:
@@ -158,7 +162,7 @@ def cmd_info(args):
         creator += " (running)" if alive else " (exited)"
     memfd = info.backend == "memfd"
     lines = [
-        ("key", info.key),
+        ("key", display(info.key)),
         ("backend", info.backend),
         ("size", f"{info.size} bytes"),
         ("mode", f"{info.mode:04o}"),
@@ -197,7 +201,7 @@ def cmd_create(args):
         json.dump({"key": key, "size": args.size}, sys.stdout)
         print()
     else:
-        print(key)
+        print(display(key))
     return 0
 
 
@@ -224,7 +228,7 @@ def cmd_write(args):
     with shmlib.attach(args.key) as segment:
         if len(data) > segment.size:
             print(f"shmlib write: {len(data)} bytes do not fit in "
-                  f"{segment.key}, which holds {segment.size}; nothing "
+                  f"{display(segment.key)}, which holds {segment.size}; nothing "
                   "written", file=sys.stderr)
             return 1
         segment.buf[:len(data)] = data

@@ -31,6 +31,8 @@ class Error(Exception):
     posix_errno = None
 
     def __init__(self, code, message):
+        # One line whatever built it: a name may hold control bytes.
+        message = one_line(message)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -42,6 +44,32 @@ class Error(Exception):
         # arguments so that errors cross process boundaries
         # (multiprocessing sends a worker's exception to the parent).
         return (type(self), (self.code, self.message))
+
+
+_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+            "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def escape_char(ch):
+    """A character that is not printable as the escape Go's strconv.Quote
+    (and so the library) writes for it: \\n, \\x1b, \\u2028; a byte that is
+    not UTF-8, which os.fsdecode turns into a lone surrogate, as \\xff."""
+    code = ord(ch)
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def one_line(text):
+    """`text` with whatever is not printable escaped, so that it is one
+    line of text (unchanged when it is one already)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else escape_char(ch) for ch in text)
 
 
 class InvalidArgument(Error, ValueError):

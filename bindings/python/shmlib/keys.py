@@ -11,7 +11,7 @@ import os
 import re
 
 from . import _ffi, _fork
-from .errors import InvalidArgument, check
+from .errors import InvalidArgument, check, escape_char
 
 # The number syntax of the library: 0x-prefixed hex or plain decimal (leading
 # zeros are decimal too, never octal).
@@ -31,6 +31,18 @@ def encode(key, op):
     # As os.fsencode does on Linux: POSIX names are file names, which need
     # not be UTF-8 (undecodable bytes round-trip through surrogateescape).
     return key.encode("utf-8", "surrogateescape")
+
+
+def display(key):
+    """How a message shows a key (or a path): as it is when it is printable,
+    and otherwise quoted as the library quotes it ("posix:/a\\nb"), so
+    that a POSIX name, which may hold any byte but '/' and NUL, cannot break
+    a one-line message or forge a line of output."""
+    if key.isprintable():
+        return key
+    return '"' + "".join(
+        "\\" + ch if ch in '"\\' else ch if ch.isprintable()
+        else escape_char(ch) for ch in key) + '"'
 
 
 def decode(raw):
@@ -87,7 +99,7 @@ def ftok(path, proj_id):
     # silently, possibly into the valid range.
     if not isinstance(proj_id, int) or not -2**31 <= proj_id < 2**31:
         raise InvalidArgument(_ffi.EINVAL,
-                              f"ftok {path}: proj_id must be 1..255, "
+                              f"ftok {display(os.fsdecode(raw))}: proj_id must be 1..255, "
                               f"not {proj_id!r}")
     out = ctypes.create_string_buffer(_ffi.KEY_MAX)
     check(_ffi.lib.shmlib_ftok(raw, proj_id, out, len(out)))

@@ -163,7 +163,7 @@ class Segment:
         if offset < 0 or offset + nbytes > self._size:
             raise ValueError(
                 f"ndarray: {shape} of {dtype} at offset {offset} needs bytes "
-                f"{offset}..{offset + nbytes}, the segment {self._key} has "
+                f"{offset}..{offset + nbytes}, the segment {keys.display(self._key)} has "
                 f"{self._size}")
         if (self.address + offset) % dtype.alignment:
             raise ValueError(
@@ -193,7 +193,7 @@ class Segment:
             # getrefcount's argument. Any other one is a view.
             if array is not None and sys.getrefcount(array) > 3:
                 raise BufferError(
-                    f"detach {self._key}: views of its memory are still "
+                    f"detach {keys.display(self._key)}: views of its memory are still "
                     "alive (memoryviews, slices, numpy arrays); delete them "
                     "first")
             self._array = None
@@ -212,7 +212,7 @@ class Segment:
 
     def _detached_error(self, op):
         return NotAttached(_ffi.ENOTATTACHED,
-                           f"{op} {self._key}: the segment is detached; "
+                           f"{op} {keys.display(self._key)}: the segment is detached; "
                            "attach it again to reach its memory")
 
     def __enter__(self):
@@ -237,7 +237,7 @@ class Segment:
     def __repr__(self):
         state = "detached" if self._address is None else f"at 0x{self._address:x}"
         mode = ", readonly" if self._readonly else ""
-        return f"<shmlib.Segment {self._key} {self._size} bytes{mode} {state}>"
+        return f"<shmlib.Segment {keys.display(self._key)} {self._size} bytes{mode} {state}>"
 
 
 _KeyBuffer = ctypes.c_char * _ffi.KEY_MAX
@@ -266,14 +266,14 @@ def _creation_key(op, key, backend, mode):
         named = keys.backend_of(key)
         if named is not None and named != backend:
             raise InvalidArgument(_ffi.EINVAL,
-                                  f"{op} {key}: not a {backend} key")
+                                  f"{op} {keys.display(key)}: not a {backend} key")
     raw = keys.encode(key, op)
     if _fork.forked:
         _fork.refuse(op, key)
     # ctypes would silently wrap a mode that does not fit a uint32_t.
     if not isinstance(mode, int) or not 0 <= mode < 2**32:
         raise InvalidArgument(_ffi.EINVAL,
-                              f"{op} {key}: mode must be 0..0o777, not {mode!r}")
+                              f"{op} {keys.display(key)}: mode must be 0..0o777, not {mode!r}")
     return key, raw
 
 
@@ -430,7 +430,7 @@ def _reattach(key, readonly):
             return Segment._wrap(key, inherited._address, inherited._size,
                                  readonly)
     raise Forked(_ffi.EFORKED,
-                 f"attach {key}: this forked child did not inherit a "
+                 f"attach {keys.display(key)}: this forked child did not inherit a "
                  f"{'' if readonly else 'writable '}mapping of it (the "
                  f"parent attached it after the fork, or not at all): "
                  f"{FORK_HINT}")

@@ -59,3 +59,50 @@ def test_destroy_leaves_a_fifo_alone(fifo):
     with pytest.raises(shmlib.InvalidArgument, match="FIFO"):
         shmlib.destroy(fifo)
     assert os.path.exists(os.path.join(SHM_DIR, fifo[len("posix:/"):]))
+
+
+BAD_NAMES = ["a\nb", "a\rb", "\x1b[2J", "x\udcffy", "a\u2028b"]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMES)
+def test_names_with_control_bytes_keep_messages_one_line(bad, cleanup):
+    key = f"posix:/{unique_name()}-{bad}"
+    shown = shmlib.keys.display(key)
+    assert shown.startswith('"posix:/') and "\n" not in shown
+    with pytest.raises(shmlib.NotFound) as missing:
+        shmlib.attach(key)
+    # The library's quoting and the package's are the same.
+    assert str(missing.value) == f"attach {shown}: no such segment"
+    segment = cleanup(shmlib.create(4096, key))
+    assert segment.key == key  # the key itself is not changed
+    for raised in (lambda: shmlib.create(4096, key),
+                   lambda: shmlib.create(4096, key, mode=0o1777),
+                   lambda: segment.ndarray((8192,), "u1")):
+        with pytest.raises((shmlib.Error, ValueError)) as exc:
+            raised()
+        assert str(exc.value).isprintable() and shown in str(exc.value)
+    segment.detach()
+    with pytest.raises(shmlib.NotAttached) as exc:
+        segment.buf
+    assert str(exc.value).isprintable() and shown in str(exc.value)
+
+
+def test_cli_output_quotes_such_names(cleanup):
+    name = unique_name()
+    key = cleanup(shmlib.create_detached(4096, f"posix:/{name}-a\nb"))
+    shown = shmlib.keys.display(key)
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "shmlib", *args],
+                              capture_output=True, timeout=60, env=env)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+    status, out, _ = cli("ls")
+    rows = [line for line in out.splitlines() if name in line]
+    assert status == 0 and len(rows) == 1 and rows[0].startswith(shown + " ")
+    status, out, _ = cli("info", key)
+    assert status == 0 and f"key:         {shown}\n" in out
+    status, _, err = cli("info", key + "\nnot-there")
+    assert status == 1 and err.count("\n") == 1
+    assert shmlib.keys.display(key + "\nnot-there") in err
