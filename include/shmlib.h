@@ -254,10 +254,27 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
  * SHMLIB_OPEN_EXISTING an existing segment of at least `size` bytes is
  * opened instead (its mode is left alone) and SHMLIB_OPENED is returned.
  *
- * A POSIX segment's memory is reserved at create (fallocate), so that asking
- * for more than /dev/shm holds fails here with SHMLIB_ENOMEM rather than
- * killing a process with SIGBUS on first touch. SHMLIB_SPARSE skips that for
- * huge, mostly empty segments, with exactly that risk.
+ * A POSIX or memfd segment's memory is reserved at create (fallocate), so
+ * that asking for more than /dev/shm holds fails here with SHMLIB_ENOMEM
+ * rather than killing a process with SIGBUS on first touch. SHMLIB_SPARSE
+ * skips that for huge, mostly empty segments, with exactly that risk.
+ *
+ * Memory the kernel cannot give is not refused by it but taken by force: a
+ * memfd has no size limit, and reserving past the machine's memory sets off
+ * the OOM killer; past the limit of a memory cgroup, the cgroup's OOM killer
+ * takes the process. So before it reserves anything, a create of 1 MiB or
+ * more compares its size with the memory this process can still be given:
+ * the machine's (MemAvailable, plus SwapFree, in /proc/meminfo) and, where
+ * the process is in memory cgroups, each one's limit less its usage
+ * (memory.max and memory.current in cgroup v2, memory.limit_in_bytes and
+ * memory.usage_in_bytes in v1, reclaimable page cache counting as free).
+ * A size over the smallest of these fails with SHMLIB_ENOMEM and a message
+ * naming that limit, and nothing is made. These are estimates of a moment:
+ * creates racing each other, or other allocations, can still exhaust
+ * memory. Creates that reserve nothing are not checked: SHMLIB_SPARSE ones,
+ * and System V segments, which the kernel backs page by page on first touch
+ * (it refuses at shmget only sizes over shmmax, shmall or, by its overcommit
+ * rules, memory plus swap).
  *
  * A create that fails leaves nothing behind: no empty /dev/shm file, no
  * orphaned System V id. Creating does not attach: call shmlib_attach().
@@ -273,8 +290,9 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
  * Returns 0 (created), SHMLIB_OPENED (opened, with SHMLIB_OPEN_EXISTING), or
  * SHMLIB_EINVAL (malformed key, size 0, mode above 0777, unknown flag, NULL
  * out_key for a chosen key, or an existing segment smaller than `size`),
- * SHMLIB_EEXIST, SHMLIB_EACCES, SHMLIB_ENOMEM (over shmmax/shmall/shmmni or
- * the space of /dev/shm), SHMLIB_ENOTSUP (SHMLIB_HUGETLB without huge pages,
+ * SHMLIB_EEXIST, SHMLIB_EACCES, SHMLIB_ENOMEM (over shmmax/shmall/shmmni,
+ * the space of /dev/shm, or the memory the machine or a memory cgroup can
+ * still give), SHMLIB_ENOTSUP (SHMLIB_HUGETLB without huge pages,
  * or on POSIX; SHMLIB_SPARSE on System V), SHMLIB_ERANGE (out_key_len too
  * small: the segment is not left behind), SHMLIB_EOS.
  */

@@ -88,6 +88,12 @@ func createPosix(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 		return Created{}, NewError(op, shown, ErrNotSupported, "huge pages are not available for POSIX segments in /dev/shm (tmpfs); use a System V segment")
 	}
 	auto := k.Form == keys.Auto
+	if !opt.Sparse {
+		// What exists already is opened, not reserved again.
+		if err := checkBacking(shown, size); err != nil && !(opt.OpenExisting && !auto && exists(k.Name)) {
+			return Created{}, err
+		}
+	}
 	for try := 0; ; try++ {
 		if auto {
 			name, err := randomName()
@@ -109,6 +115,11 @@ func createPosix(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 		}
 		return Created{}, osError(op, shown, err)
 	}
+}
+
+func exists(name string) bool {
+	_, err := posix.Stat(name)
+	return err == nil
 }
 
 func createPosixError(shown string, size uint64, err error) *Error {

@@ -81,6 +81,11 @@ func createMemfd(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 	case opt.OpenExisting:
 		return Created{}, NewError("create", shown, ErrInvalid, "a new memfd never exists already: SHMLIB_OPEN_EXISTING does not apply")
 	}
+	if !opt.Sparse {
+		if err := checkBacking(shown, size); err != nil {
+			return Created{}, err
+		}
+	}
 	fd, err := memfd.Create(int64(size), opt.Mode, opt.Sparse)
 	if err != nil {
 		return Created{}, createPosixError(shown, size, err)

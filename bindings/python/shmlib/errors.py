@@ -93,7 +93,8 @@ class PermissionDenied(Error, PermissionError):
 
 class OutOfMemory(Error, OSError):
     """SHMLIB_ENOMEM: no memory, or over a system limit (shmmax, shmall,
-    shmmni, the size of /dev/shm, RLIMIT_MEMLOCK)."""
+    shmmni, the size of /dev/shm, RLIMIT_MEMLOCK), or a create larger than
+    the machine or this process's memory cgroup can still back."""
     posix_errno = errno.ENOMEM
 
 
