@@ -26,12 +26,22 @@ func call(op string, body func() C.int) (rc C.int) {
 	return body()
 }
 
-// recoverInto turns a panic into a code and a message. A fault means the
-// caller handed over a pointer that cannot be accessed.
+// recoverInto turns a panic into a code and a message. A fault is either
+// the memory of a segment going away under a mapping libshm made (another
+// process truncated a POSIX object), or a pointer the caller handed over
+// that cannot be accessed; the address tells which.
 func recoverInto(op string, rc *C.int) {
 	r := recover()
 	if r == nil {
 		return
+	}
+	if f, ok := r.(interface{ Addr() uintptr }); ok {
+		if key, in := segment.MappingAt(f.Addr()); in {
+			*rc = fail(&segment.Error{Op: op, Key: key, Code: segment.ErrFault,
+				Msg: fmt.Sprintf("the segment's memory went away under the call (fault at %#x): another process "+
+					"probably truncated it; detach it, and have its creator make it again", f.Addr())})
+			return
+		}
 	}
 	if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "fault") ||
 		strings.Contains(fmt.Sprint(r), "invalid memory address") {

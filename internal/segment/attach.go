@@ -70,6 +70,7 @@ func Map(key string, opt AttachOptions) (Mapping, error) {
 		unmap(m)
 		return Mapping{}, err
 	}
+	track(m)
 	return Mapping{Key: shown, Addr: m.addr, Size: m.size, ReadOnly: m.readOnly, m: m}, nil
 }
 
@@ -207,8 +208,17 @@ func Detach(addr unsafe.Pointer) error {
 }
 
 func unmap(m *mapping) error {
+	// Forgotten first: once unmapped, the range may be mapped again by
+	// anyone, and a fault there is no longer this segment's.
+	untrack(m)
+	var err error
 	if m.key.Backend == keys.SysV {
-		return sysv.Detach(m.addr, m.size)
+		err = sysv.Detach(m.addr, m.size)
+	} else {
+		err = posix.Unmap(m.addr, int64(m.size)) // POSIX objects and memfds
 	}
-	return posix.Unmap(m.addr, int64(m.size)) // POSIX objects and memfds
+	if err != nil {
+		track(m)
+	}
+	return err
 }
