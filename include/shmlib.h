@@ -81,13 +81,21 @@
  *
  *     attach posix:/frames: no such segment
  *
+ * A message is always one line: a key or path holding control bytes or
+ * invalid UTF-8 (a POSIX name may hold any byte but '/' and NUL) is shown
+ * quoted, with C-like escapes: attach "posix:/a\nb": no such segment.
+ *
  * Output parameters are written only on success, unless a function says
  * otherwise (shmlib_list, shmlib_last_error). A pointer argument to memory
  * the caller cannot read or write gives SHMLIB_EFAULT instead of a crash:
  * out-parameters are checked before the call changes anything, so such a
  * failure leaves nothing behind (no mapping, no held end, no lost
  * message). The one exception is shmlib_last_error, which runs without the
- * Go runtime and must be given a writable buffer. Strings are returned in
+ * Go runtime and must be given a writable buffer. A fault in the memory of
+ * a segment the library has mapped in this process (another process
+ * truncated the POSIX object under the mapping) is also SHMLIB_EFAULT, and
+ * its message says so and names that segment's key, rather than blaming a
+ * pointer argument. Strings are returned in
  * buffers owned by the caller, with their length, and are always
  * NUL-terminated; a buffer that is too small gives SHMLIB_ERANGE.
  *
