@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,20 @@ static inline int harness_count_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the directory's own descriptor */
+}
+
+/* Truncates the /dev/shm file behind a posix: key to 0, as a careless or
+ * hostile peer can: the pages go, the mappings stay. 1 on success. */
+static inline int harness_truncate_posix(const char *key)
+{
+    char path[SHMLIB_KEY_MAX + 16];
+    snprintf(path, sizeof path, "/dev/shm/%s", key + strlen("posix:/"));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int ok = ftruncate(fd, 0) == 0;
+    close(fd);
+    return ok;
 }
 
 #endif /* LIBSHM_TEST_HARNESS_H */

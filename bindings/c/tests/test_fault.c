@@ -14,20 +14,6 @@
 
 #include "harness.h"
 
-/* Truncates the /dev/shm file behind a posix: key to 0, as a careless or
- * hostile peer can: the pages go, the mappings stay. */
-static int truncate_object(const char *key)
-{
-    char path[SHMLIB_KEY_MAX + 16];
-    snprintf(path, sizeof path, "/dev/shm/%s", key + strlen("posix:/"));
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int ok = ftruncate(fd, 0) == 0;
-    close(fd);
-    return ok;
-}
-
 static void test_truncated_channel(void)
 {
     char key[SHMLIB_KEY_MAX], buf[64];
@@ -44,7 +30,7 @@ static void test_truncated_channel(void)
         return;
     }
     CHECK_RC(shmlib_chan_send(tx, "before", 6, 0), 0);
-    CHECK(truncate_object(key));
+    CHECK(harness_truncate_posix(key));
 
     /* Each of these reads or writes the ring: a fault, reported. */
     CHECK_RC(shmlib_chan_send(tx, "after", 5, 0), SHMLIB_EFAULT);
@@ -75,7 +61,7 @@ static void test_truncated_while_listed(void)
     if (!CHECK_RC(shmlib_create("posix:", 8192, 0600, 0, key, sizeof key), 0))
         return;
     CHECK_RC(shmlib_attach(key, NULL, 0, &addr, NULL), 0);
-    CHECK(truncate_object(key));
+    CHECK(harness_truncate_posix(key));
     size_t count;
     CHECK_RC(shmlib_list(NULL, 0, &count), 0);
     CHECK_RC(shmlib_detach(addr), 0);

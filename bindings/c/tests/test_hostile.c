@@ -222,20 +222,6 @@ static void test_small_cgroup(void)
     CHECKF(access(dir, F_OK) != 0, "the test cgroup %s could not be removed", dir);
 }
 
-/* Truncates the /dev/shm file behind a posix: key to 0, as a careless or
- * hostile peer can: the pages go, the mappings stay. */
-static int truncate_object(const char *key)
-{
-    char path[SHMLIB_KEY_MAX + 16];
-    snprintf(path, sizeof path, "/dev/shm/%s", key + strlen("posix:/"));
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int ok = ftruncate(fd, 0) == 0;
-    close(fd);
-    return ok;
-}
-
 /* A fault in memory of a segment that another process truncated is said
  * to be that, naming the segment; a bad pointer of the caller's is said to
  * be that. */
@@ -249,7 +235,7 @@ static void test_fault_blame(void)
     CHECK_RC(shmlib_create("posix:", 4096, 0600, 0, other, sizeof other), 0);
     CHECK_RC(shmlib_chan_create("posix:", 4096, 0600, 0, chan, sizeof chan), 0);
     if (CHECK_RC(shmlib_attach(key, NULL, 0, &addr, NULL), 0)) {
-        CHECK(truncate_object(key));
+        CHECK(harness_truncate_posix(key));
         /* Out-parameters in the segment's memory, which is gone. */
         CHECK_RC(shmlib_stat(other, (shmlib_stat_t *)addr), SHMLIB_EFAULT);
         last_error_says(key);
@@ -275,7 +261,7 @@ static void test_fault_blame(void)
     }
     /* A channel truncated under its ends: closing them still works. */
     if (CHECK_RC(shmlib_chan_open(chan, SHMLIB_CHAN_CONSUMER, &tx), 0)) {
-        CHECK(truncate_object(chan));
+        CHECK(harness_truncate_posix(chan));
         CHECK_RC(shmlib_chan_close(tx), 0);
     }
     CHECK_RC(shmlib_destroy(chan), 0);
