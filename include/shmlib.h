@@ -277,7 +277,8 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
  * (memory.max and memory.current in cgroup v2, memory.limit_in_bytes and
  * memory.usage_in_bytes in v1, reclaimable page cache counting as free).
  * A size over the smallest of these fails with SHMLIB_ENOMEM and a message
- * naming that limit, and nothing is made. These are estimates of a moment:
+ * naming that limit, and nothing is made. (For a POSIX object, when the
+ * free space of /dev/shm is smaller still, the message names /dev/shm.) These are estimates of a moment:
  * creates racing each other, or other allocations, can still exhaust
  * memory. Creates that reserve nothing are not checked: SHMLIB_SPARSE ones,
  * and System V segments, which the kernel backs page by page on first touch

@@ -64,7 +64,8 @@ func Create(name string, size int64, mode uint32, sparse bool) (err error) {
 // CheckAccess opens the object for reading and writing and closes it again:
 // whether this process may use it, asked of the kernel itself.
 func CheckAccess(name string) error {
-	fd, err := openObject(name, unix.O_RDWR)
+	var st unix.Stat_t
+	fd, err := openObject(name, unix.O_RDWR, &st)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,8 @@ func CheckAccess(name string) error {
 
 // ReadHead reads the first n bytes of the object, without mapping it.
 func ReadHead(name string, n int) ([]byte, error) {
-	fd, err := openObject(name, unix.O_RDONLY)
+	var st unix.Stat_t
+	fd, err := openObject(name, unix.O_RDONLY, &st)
 	if err != nil {
 		return nil, err
 	}
@@ -102,23 +104,21 @@ func Unlink(name string) error {
 	return unlinkShm(name)
 }
 
-// openObject opens the object for Map, CheckAccess and ReadHead: it never
-// blocks (openFlags), and refuses whatever is not a regular file before
-// anything else is done with the descriptor.
-func openObject(name string, oflag int) (int, error) {
+// openObject opens the object for Map, CheckAccess and ReadHead, and
+// fstats it into st: it never blocks (openFlags), and refuses whatever is
+// not a regular file before anything else is done with the descriptor.
+func openObject(name string, oflag int, st *unix.Stat_t) (int, error) {
 	fd, err := openShm(name, oflag|openFlags, 0)
 	if errors.Is(err, unix.ENXIO) {
 		// A socket cannot be opened at all; say what it is.
-		var st unix.Stat_t
-		if lstatShm(name, &st) == nil && notObject(st.Mode) != nil {
+		if lstatShm(name, st) == nil && notObject(st.Mode) != nil {
 			return -1, notObject(st.Mode)
 		}
 	}
 	if err != nil {
 		return -1, err
 	}
-	var st unix.Stat_t
-	if err := fstat(fd, &st); err != nil {
+	if err := fstat(fd, st); err != nil {
 		closeFd(fd)
 		return -1, err
 	}
@@ -144,21 +144,18 @@ func Map(name string, opt MapOptions) (unsafe.Pointer, int64, error) {
 	if opt.ReadOnly {
 		oflag = unix.O_RDONLY
 	}
-	fd, err := openObject(name, oflag)
+	var st unix.Stat_t
+	fd, err := openObject(name, oflag, &st)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer closeFd(fd)
-	return MapFd(fd, opt)
+	return mapFile(fd, &st, opt)
 }
 
 // MapFd maps the whole shared memory file fd refers to (a /dev/shm object
 // or a memfd) and returns its address and size. fd stays open.
 func MapFd(fd int, opt MapOptions) (unsafe.Pointer, int64, error) {
-	prot := unix.PROT_READ | unix.PROT_WRITE
-	if opt.ReadOnly {
-		prot = unix.PROT_READ
-	}
 	var st unix.Stat_t
 	if err := fstat(fd, &st); err != nil {
 		return nil, 0, err
@@ -166,8 +163,17 @@ func MapFd(fd int, opt MapOptions) (unsafe.Pointer, int64, error) {
 	if err := notObject(st.Mode); err != nil {
 		return nil, 0, err
 	}
+	return mapFile(fd, &st, opt)
+}
+
+// mapFile maps the regular file fd, which st describes.
+func mapFile(fd int, st *unix.Stat_t, opt MapOptions) (unsafe.Pointer, int64, error) {
 	if st.Size == 0 {
 		return nil, 0, ErrEmpty
+	}
+	prot := unix.PROT_READ | unix.PROT_WRITE
+	if opt.ReadOnly {
+		prot = unix.PROT_READ
 	}
 	flags := unix.MAP_SHARED
 	if opt.Populate {

@@ -17,12 +17,19 @@ const checkFrom = 1 << 20
 // those limits the kernel does not fail fallocate, it kills (see
 // internal/memlimit). Only creates that reserve their memory ask: sparse
 // ones and System V segments take it page by page as it is touched.
-func checkBacking(shown string, size uint64) error {
+//
+// A POSIX object (inDevShm) also needs the space of /dev/shm: when that is
+// the tighter limit, the kernel refuses the create cleanly (ENOSPC, before
+// memory runs out), and its own message names /dev/shm.
+func checkBacking(shown string, size uint64, inDevShm bool) error {
 	if size < checkFrom {
 		return nil
 	}
 	room, ok := memlimit.Tightest()
 	if !ok || size <= room.Bytes {
+		return nil
+	}
+	if free, ok := devShmFree(); inDevShm && ok && free < size && free <= room.Bytes {
 		return nil
 	}
 	return NewError("create", shown, ErrNoMemory, fmt.Sprintf("%d bytes (%s) cannot be backed: %s; nothing was created",

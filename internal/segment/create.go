@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/libshm/libshm/internal/keys"
+	"github.com/libshm/libshm/internal/memlimit"
 	"github.com/libshm/libshm/internal/posix"
 	"github.com/libshm/libshm/internal/proc"
 	"github.com/libshm/libshm/internal/sysv"
@@ -90,7 +91,7 @@ func createPosix(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 	auto := k.Form == keys.Auto
 	if !opt.Sparse {
 		// What exists already is opened, not reserved again.
-		if err := checkBacking(shown, size); err != nil && !(opt.OpenExisting && !auto && exists(k.Name)) {
+		if err := checkBacking(shown, size, true); err != nil && !(opt.OpenExisting && !auto && exists(k.Name)) {
 			return Created{}, err
 		}
 	}
@@ -117,6 +118,15 @@ func createPosix(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 	}
 }
 
+// devShmFree is the space left in /dev/shm, in bytes.
+func devShmFree() (uint64, bool) {
+	var fs unix.Statfs_t
+	if unix.Statfs(posix.Dir, &fs) != nil {
+		return 0, false
+	}
+	return fs.Bavail * uint64(fs.Bsize), true
+}
+
 func exists(name string) bool {
 	_, err := posix.Stat(name)
 	return err == nil
@@ -125,10 +135,9 @@ func exists(name string) bool {
 func createPosixError(shown string, size uint64, err error) *Error {
 	e := osError("create", shown, err)
 	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EFBIG) {
-		var fs unix.Statfs_t
 		free := "unknown"
-		if unix.Statfs(posix.Dir, &fs) == nil {
-			free = fmt.Sprint(fs.Bavail * uint64(fs.Bsize))
+		if n, ok := devShmFree(); ok {
+			free = fmt.Sprint(n)
 		}
 		e.Code = ErrNoMemory
 		e.Msg = fmt.Sprintf("not enough space in %s for %d bytes (%s bytes free); nothing was created", posix.Dir, size, free)
@@ -200,7 +209,11 @@ func createSysVError(shown string, size uint64, opt CreateOptions, err error) *E
 		e.Code = ErrNoMemory
 		e.Msg = fmt.Sprintf("over a System V limit: shmmni (%s segments) or shmall (%s pages), see /proc/sys/kernel", readProcLimit("shmmni"), readProcLimit("shmall"))
 	case errors.Is(err, unix.ENOMEM):
-		e.Msg = fmt.Sprintf("not enough memory for %d bytes", size)
+		// The kernel's overcommit rules refused to account the size.
+		e.Msg = fmt.Sprintf("not enough memory for %d bytes (%s)", size, memlimit.Human(size))
+		if room, ok := memlimit.Tightest(); ok {
+			e.Msg += ": " + room.What
+		}
 	}
 	return e
 }

@@ -82,7 +82,7 @@ func createMemfd(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 		return Created{}, NewError("create", shown, ErrInvalid, "a new memfd never exists already: SHMLIB_OPEN_EXISTING does not apply")
 	}
 	if !opt.Sparse {
-		if err := checkBacking(shown, size); err != nil {
+		if err := checkBacking(shown, size, false); err != nil {
 			return Created{}, err
 		}
 	}

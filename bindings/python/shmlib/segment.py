@@ -328,6 +328,10 @@ def create(size, key=None, *, backend=None, mode=0o600, open_existing=False,
                    here).
     destroy_on_exit  destroy the segment when this process exits normally.
 
+    Unless sparse, a POSIX or memfd size that the machine or this process's
+    memory cgroup cannot back raises OutOfMemory naming the limit, before
+    anything is reserved (see shmlib_create in include/shmlib.h).
+
     Nothing is ever destroyed unless asked: the segment outlives this
     process unless destroy() is called or destroy_on_exit is set. A memfd
     segment is the exception: it cannot outlive the processes that hold or
