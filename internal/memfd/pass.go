@@ -9,8 +9,10 @@ import (
 
 // Send passes a descriptor of the memfd fd over the Unix socket sock
 // (SCM_RIGHTS), with one byte of data so that the message is never empty.
+// MSG_NOSIGNAL: a peer that closed its end gives EPIPE, never a SIGPIPE,
+// whose default action would end the host process.
 func Send(sock, fd int) error {
-	if err := unix.Sendmsg(sock, []byte{'m'}, unix.UnixRights(fd), nil, 0); err != nil {
+	if err := unix.Sendmsg(sock, []byte{'m'}, unix.UnixRights(fd), nil, unix.MSG_NOSIGNAL); err != nil {
 		return os.NewSyscallError("sendmsg", err)
 	}
 	return nil
