@@ -63,6 +63,16 @@ $(BUILD)/c/%: bindings/c/tests/%.c bindings/c/tests/harness.h $(LIB) include/shm
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
 
+# test_loading dlopen()s libshm itself (after tls_filler.so's copies), so
+# it is not linked with it.
+$(BUILD)/c/test_loading: bindings/c/tests/test_loading.c bindings/c/tests/sigwait.h bindings/c/tests/harness.h $(BUILD)/c/tls_filler.so $(LIB) include/shmlib.h
+	@mkdir -p $(BUILD)/c
+	$(CC) $(CFLAGS) -o $@ $< -ldl -lpthread
+
+$(BUILD)/c/tls_filler.so: bindings/c/tests/tls_filler.c
+	@mkdir -p $(BUILD)/c
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
+
 $(BUILD)/c/%: bindings/c/examples/%.c $(wildcard bindings/c/examples/*.h) $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM)

@@ -5,15 +5,14 @@
  * without exec(): the Go runtime inside the library cannot run there (the
  * child hangs at its first garbage collection), so such calls must be
  * refused before they reach Go. Otherwise it forwards to the Go export of
- * the same name with a shmlib_go_ prefix, which capi/exports.map hides.
+ * the same name with a shmlib_go_ prefix, which capi/exports.map hides,
+ * through INTO_GO, which keeps the host's signal handling safe from Go's
+ * (capi/signals.c).
  *
- * The per-thread last-error message lives here too, so that it can be read,
- * and set by the guard, without entering Go.
+ * The per-thread last-error message is kept in errors.c.
  */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "shmlib.h"
 #include "_cgo_export.h"
@@ -28,8 +27,12 @@ static void mark_forked_child(void) { in_forked_child = 1; }
  * destroy the parent's segments (nor can it enter Go). */
 static void destroy_at_exit(void)
 {
-    if (!in_forked_child)
-        shmlib_go_destroy_at_exit();
+    if (in_forked_child)
+        return;
+    sigset_t mask;
+    libshm_go_enter(&mask, LIBSHM_GO_BRIEF);
+    shmlib_go_destroy_at_exit();
+    libshm_go_leave(&mask);
 }
 
 __attribute__((constructor)) static void install_guards(void)
@@ -38,25 +41,12 @@ __attribute__((constructor)) static void install_guards(void)
     atexit(destroy_at_exit);
 }
 
-/* During a C->Go call the goroutine stays on the caller's thread, so a
- * __thread buffer written from Go is the calling thread's own. */
-static __thread char last_error[SHMLIB_ERROR_MAX];
-
-void libshm_set_error(const char *msg, size_t len)
-{
-    if (len >= sizeof last_error)
-        len = sizeof last_error - 1;
-    memcpy(last_error, msg, len);
-    last_error[len] = '\0';
-}
-
 static int refuse_forked(const char *op)
 {
-    snprintf(last_error, sizeof last_error,
-             "%s: called in a child created by fork() without exec(); the Go runtime in libshm "
-             "cannot run there. Make libshm calls in the parent, or exec a new program "
-             "(posix_spawn, subprocess) and call it there. Memory attached before fork() is "
-             "still usable.", op);
+    libshm_set_errorf("%s: called in a child created by fork() without exec(); the Go runtime in libshm "
+               "cannot run there. Make libshm calls in the parent, or exec a new program "
+               "(posix_spawn, subprocess) and call it there. Memory attached before fork() is "
+               "still usable.", op);
     return SHMLIB_EFORKED;
 }
 
@@ -74,7 +64,7 @@ static int low(const void *p) { return p != NULL && (uintptr_t)p < 4096; }
 
 static int refuse_low(const char *op, int code, const char *what)
 {
-    snprintf(last_error, sizeof last_error, "%s: %s", op, what);
+    libshm_set_errorf("%s: %s", op, what);
     return code;
 }
 
@@ -89,7 +79,7 @@ unsigned int shmlib_version(void)
 {
     if (in_forked_child)
         return SHMLIB_VERSION_NUMBER; /* the same constant the Go side returns */
-    return shmlib_go_version();
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_version());
 }
 
 const char *shmlib_version_string(void) { return SHMLIB_VERSION_STRING; }
@@ -121,26 +111,11 @@ const char *shmlib_strerror(int code)
     return "unknown error code";
 }
 
-int shmlib_last_error(char *buf, size_t len)
-{
-    if (buf == NULL || len == 0)
-        return SHMLIB_EINVAL;
-    size_t n = strlen(last_error);
-    int rc = SHMLIB_OK;
-    if (n >= len) {
-        n = len - 1;
-        rc = SHMLIB_ERANGE;
-    }
-    memcpy(buf, last_error, n);
-    buf[n] = '\0';
-    return rc;
-}
-
 int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len)
 {
     GUARD("ftok");
     POINTERS("ftok", low(path) || low(out_key));
-    return shmlib_go_ftok((char *)path, proj_id, out_key, out_key_len);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_ftok((char *)path, proj_id, out_key, out_key_len));
 }
 
 int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags,
@@ -148,7 +123,7 @@ int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags,
 {
     GUARD("create");
     POINTERS("create", low(key) || low(out_key));
-    return shmlib_go_create((char *)key, size, mode, flags, out_key, out_key_len);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_create((char *)key, size, mode, flags, out_key, out_key_len));
 }
 
 int shmlib_attach(const char *key, void *addr_hint, uint32_t flags,
@@ -156,7 +131,7 @@ int shmlib_attach(const char *key, void *addr_hint, uint32_t flags,
 {
     GUARD("attach");
     POINTERS("attach", low(key) || low(out_addr) || low(out_size));
-    return shmlib_go_attach((char *)key, (uintptr_t)addr_hint, flags, out_addr, out_size);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_attach((char *)key, (uintptr_t)addr_hint, flags, out_addr, out_size));
 }
 
 int shmlib_detach(void *addr)
@@ -164,28 +139,28 @@ int shmlib_detach(void *addr)
     GUARD("detach");
     if (low(addr))
         return refuse_low("detach", SHMLIB_ENOTATTACHED, "not the address of a live mapping made by shmlib_attach");
-    return shmlib_go_detach(addr);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_detach(addr));
 }
 
 int shmlib_destroy(const char *key)
 {
     GUARD("destroy");
     POINTERS("destroy", low(key));
-    return shmlib_go_destroy((char *)key);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_destroy((char *)key));
 }
 
 int shmlib_stat(const char *key, shmlib_stat_t *out_stat)
 {
     GUARD("stat");
     POINTERS("stat", low(key) || low(out_stat));
-    return shmlib_go_stat((char *)key, out_stat);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_stat((char *)key, out_stat));
 }
 
 int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
 {
     GUARD("list");
     POINTERS("list", low(out_items) || low(out_count));
-    return shmlib_go_list(out_items, capacity, out_count);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_list(out_items, capacity, out_count));
 }
 
 int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32_t flags,
@@ -193,92 +168,92 @@ int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32
 {
     GUARD("chan_create");
     POINTERS("chan_create", low(key) || low(out_key));
-    return shmlib_go_chan_create((char *)key, capacity, mode, flags, out_key, out_key_len);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_chan_create((char *)key, capacity, mode, flags, out_key, out_key_len));
 }
 
 int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan)
 {
     GUARD("chan_open");
     POINTERS("chan_open", low(key) || low(out_chan));
-    return shmlib_go_chan_open((char *)key, end, out_chan);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_chan_open((char *)key, end, out_chan));
 }
 
 int shmlib_chan_close(shmlib_chan_t chan)
 {
     GUARD("chan_close");
-    return shmlib_go_chan_close(chan);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_chan_close(chan));
 }
 
 int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size)
 {
     GUARD("chan_max_message");
     POINTERS("chan_max_message", low(out_size));
-    return shmlib_go_chan_max_message(chan, out_size);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_max_message(chan, out_size));
 }
 
 int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t timeout_ns)
 {
     GUARD("chan_send");
     POINTERS("chan_send", len > 0 && low(buf));
-    return shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns));
 }
 
 int shmlib_chan_reserve(shmlib_chan_t chan, size_t len, int64_t timeout_ns, void **out_ptr)
 {
     GUARD("chan_reserve");
     POINTERS("chan_reserve", low(out_ptr));
-    return shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr));
 }
 
 int shmlib_chan_commit(shmlib_chan_t chan, size_t len)
 {
     GUARD("chan_commit");
-    return shmlib_go_chan_commit(chan, len);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_commit(chan, len));
 }
 
 int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns)
 {
     GUARD("chan_recv");
     POINTERS("chan_recv", (cap > 0 && low(buf)) || low(out_len));
-    return shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns));
 }
 
 int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_ptr, size_t *out_len)
 {
     GUARD("chan_peek");
     POINTERS("chan_peek", low(out_ptr) || low(out_len));
-    return shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len));
 }
 
 int shmlib_chan_release(shmlib_chan_t chan)
 {
     GUARD("chan_release");
-    return shmlib_go_chan_release(chan);
+    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_release(chan));
 }
 
 int shmlib_memfd_send(int sock, const char *key)
 {
     GUARD("memfd_send");
     POINTERS("memfd_send", low(key));
-    return shmlib_go_memfd_send(sock, (char *)key);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_memfd_send(sock, (char *)key));
 }
 
 int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len)
 {
     GUARD("memfd_recv");
     POINTERS("memfd_recv", low(out_key));
-    return shmlib_go_memfd_recv(sock, out_key, out_key_len);
+    return INTO_GO(LIBSHM_GO_MAY_WAIT, shmlib_go_memfd_recv(sock, out_key, out_key_len));
 }
 
 int shmlib_reap(uint32_t flags, shmlib_stat_t *out_items, size_t capacity, size_t *out_count)
 {
     GUARD("reap");
     POINTERS("reap", low(out_items) || low(out_count));
-    return shmlib_go_reap(flags, out_items, capacity, out_count);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_reap(flags, out_items, capacity, out_count));
 }
 
 int shmlib_chan_handover(shmlib_chan_t chan)
 {
     GUARD("chan_handover");
-    return shmlib_go_chan_handover(chan);
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_chan_handover(chan));
 }

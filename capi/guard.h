@@ -2,6 +2,7 @@
 #ifndef LIBSHM_GUARD_H
 #define LIBSHM_GUARD_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* Longest last-error message kept, NUL included (shmlib.h promises < 512). */
@@ -9,5 +10,38 @@
 
 /* Sets the calling thread's last-error message (truncated to fit). */
 void libshm_set_error(const char *msg, size_t len);
+
+/* libshm_set_error, printf-style, for the messages made in C. */
+void libshm_set_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* How a call into Go treats the host's signals (capi/signals.c). */
+enum libshm_go_call {
+    /* Returns soon: asynchronous signals blocked for its length. */
+    LIBSHM_GO_BRIEF,
+    /* May wait for another process as long as it takes (memfd_recv): not
+     * blocked, or Ctrl-C could not end the wait; SA_ONSTACK added to every
+     * host handler first. */
+    LIBSHM_GO_MAY_WAIT,
+    /* The channel data plane while it still runs in Go: waits, and is too
+     * hot for more than the runtime's own signals' SA_ONSTACK. */
+    LIBSHM_GO_DATA,
+};
+
+void libshm_go_enter(sigset_t *saved, enum libshm_go_call kind);
+void libshm_go_leave(const sigset_t *saved);
+
+/* Adds SA_ONSTACK to every host signal handler that lacks it. */
+void libshm_onstack_all(void);
+
+/* The value of call, a call into Go, made between libshm_go_enter and
+ * libshm_go_leave. */
+#define INTO_GO(kind, call)                                                                \
+    ({                                                                                     \
+        sigset_t into_go_mask_;                                                            \
+        libshm_go_enter(&into_go_mask_, kind);                                             \
+        __typeof__(call) into_go_rc_ = (call);                                             \
+        libshm_go_leave(&into_go_mask_);                                                   \
+        into_go_rc_;                                                                       \
+    })
 
 #endif
