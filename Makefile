@@ -59,7 +59,7 @@ $(LIB): $(GO_SRC)
 $(PYLIB): $(LIB)
 	cp $(LIB) $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/c/%: bindings/c/tests/%.c bindings/c/tests/harness.h $(LIB) include/shmlib.h
+$(BUILD)/c/%: bindings/c/tests/%.c $(wildcard bindings/c/tests/*.h) $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
 
@@ -77,7 +77,7 @@ $(BUILD)/c/%: bindings/c/examples/%.c $(wildcard bindings/c/examples/*.h) $(LIB)
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM)
 
-$(BUILD)/stress/%: bindings/c/stress/%.c bindings/c/stress/stress.h bindings/c/tests/harness.h $(LIB) include/shmlib.h
+$(BUILD)/stress/%: bindings/c/stress/%.c bindings/c/stress/stress.h $(wildcard bindings/c/tests/*.h) $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/stress
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
 

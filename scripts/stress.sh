@@ -5,7 +5,7 @@
 #
 #   scripts/stress.sh [--quick] [--seed N] [PROGRAM...]
 #
-# PROGRAM is any of: threads fork killer adversarial fork_stress.py (default:
+# PROGRAM is any of: threads fork killer adversarial signals fork_stress.py (default:
 # all, in that order). --quick runs the short variants that `make test` runs
 # (about ten seconds in all); --seed gives killer and adversarial a seed, to
 # replay a run (each prints the seed it used). Each program prints its own
@@ -24,7 +24,7 @@ BUILD=${BUILD:-build}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--O2 -g}
 PYTHON=${PYTHON:-python3}
-ALL=(threads fork killer adversarial fork_stress.py)
+ALL=(threads fork killer adversarial signals fork_stress.py)
 
 quick=()
 seed=()
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=(--quick) ;;
     --seed) seed=(--seed "$2"); shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    threads|fork|killer|adversarial|fork_stress.py) programs+=("$1") ;;
+    threads|fork|killer|adversarial|signals|fork_stress.py) programs+=("$1") ;;
     *) echo "stress.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -50,9 +50,11 @@ mkdir -p "$BUILD/stress"
 for p in "${programs[@]}"; do
     case $p in *.py) continue ;; esac
     src=bindings/c/stress/$p.c bin=$BUILD/stress/$p
-    if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ bindings/c/stress/stress.h -nt "$bin" ] ||
-        [ bindings/c/tests/harness.h -nt "$bin" ] || [ include/shmlib.h -nt "$bin" ] ||
-        [ "$BUILD/libshm.so" -nt "$bin" ]; then
+    stale=0
+    for dep in "$src" bindings/c/stress/stress.h bindings/c/tests/*.h include/shmlib.h "$BUILD/libshm.so"; do
+        [ "$dep" -nt "$bin" ] && stale=1
+    done
+    if [ ! -x "$bin" ] || [ $stale = 1 ]; then
         # shellcheck disable=SC2086 # CFLAGS is a list of flags
         $CC $CFLAGS -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -o "$bin" "$src" \
             -L"$BUILD" -lshm -Wl,-rpath,"$(cd "$BUILD" && pwd)" -lpthread || exit 1
