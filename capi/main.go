@@ -8,4 +8,19 @@ package main
 // #cgo CFLAGS: -I${SRCDIR}/../include -std=gnu11 -Wall
 import "C"
 
+import (
+	"math"
+	"runtime/debug"
+)
+
 func main() {}
+
+// The host's GOGC and GOMEMLIMIT were set for some Go program of its own,
+// not for this library: GOGC=off would let the heap grow by every failed
+// call for as long as the host runs. The library keeps the runtime's
+// defaults whatever the environment says. (GODEBUG it never sees:
+// environment.c.)
+func init() {
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(math.MaxInt64)
+}
