@@ -116,12 +116,67 @@
  * the library in the new program; or do all libshm calls in the parent.
  *
  * The library never writes to stdout or stderr and must never be unloaded
- * (do not dlclose() it). It installs no signal handlers of its own; the Go
- * runtime inside it does, for the synchronous signals it needs (SIGSEGV,
- * SIGBUS, SIGFPE, SIGPIPE, SIGURG and the like), and passes every signal
- * it does not cause on to the handler that was installed before it, so the
- * program's own handlers (and Python's Ctrl-C) keep working. Install your
- * handlers before loading libshm, or with SA_ONSTACK.
+ * (do not dlclose()). Use it with glibc on Linux, as a shared library: there
+ * is no static archive, and musl is not supported.
+ *
+ * Loading. Loading libshm starts the Go runtime's threads (about 5, more
+ * later as calls need them). A process that cannot start them (RLIMIT_NPROC
+ * nearly reached, a seccomp filter that denies clone) is aborted by the
+ * runtime during the load: this cannot be caught. The library takes 16
+ * bytes of static TLS, so dlopen() does not run out of it.
+ *
+ * The host's Go settings are not the library's: GODEBUG is hidden from its
+ * runtime (so gctrace=1, inittrace=1 and the like print nothing), and it
+ * collects garbage as the runtime does by default whatever GOGC and
+ * GOMEMLIMIT say. While libshm loads, another thread that reads GODEBUG
+ * sees it empty for that moment.
+ *
+ * Signals. The Go runtime installs handlers for the synchronous signals
+ * (SIGSEGV, SIGBUS, SIGFPE), for SIGPIPE and for SIGURG, at load, with
+ * SA_ONSTACK; the handlers that were there before are kept, and called for
+ * every such signal that arrives outside the runtime's Go code (a fault in
+ * your code still reaches your handler). SIGURG is the runtime's own:
+ * it uses it to preempt its goroutines, so a second Go runtime in the
+ * process (another Go library, loaded before or after) loses its
+ * asynchronous preemption (a collection there can wait seconds instead of
+ * milliseconds). The library installs no handler of its own.
+ *
+ *   - Crash and fault handlers (SIGSEGV, SIGBUS: crash reporters, Python's
+ *     faulthandler.enable()) must be installed BEFORE libshm is loaded.
+ *     Installed after, they replace the runtime's, and a bad pointer that
+ *     the library would have reported as SHMLIB_EFAULT aborts the process.
+ *   - Other handlers may be installed at any time, with or without
+ *     SA_ONSTACK. A handler without SA_ONSTACK would run on a goroutine's
+ *     small stack and crash the process, so the library adds SA_ONSTACK to
+ *     the host's handlers that lack it: for every signal at load and
+ *     before shmlib_memfd_recv() (which may wait), and at every call that
+ *     enters the runtime for SIGCHLD, SIGPROF and glibc's cancellation
+ *     signal (which the runtime's threads leave unblocked). sigaction()
+ *     then shows SA_ONSTACK set. On a thread without an alternate signal
+ *     stack the
+ *     handler runs as before; every thread that has called libshm has one
+ *     (the runtime's, 32 KiB), so keep handlers to well under that much
+ *     stack. A handler installed while only the runtime's own threads run
+ *     Go code is safe from the next call into libshm on.
+ *   - During a call, the calling thread blocks the asynchronous signals (all
+ *     but the synchronous ones and SIGURG); one that arrives is handled
+ *     when the call returns. Calls that may wait (shmlib_memfd_recv(), and
+ *     the channel calls with a timeout) leave the mask alone, so Ctrl-C
+ *     still ends a program waiting there. Every call returns with the
+ *     thread's mask as it found it.
+ *   - The runtime's threads block every asynchronous signal but SIGCHLD,
+ *     SIGPROF and SIGURG (whatever the loading thread's mask), so a
+ *     process-directed signal such as SIGINT or SIGTERM goes to the host's
+ *     threads: a host that blocks SIGINT and SIGTERM and takes them with
+ *     sigwait() or a signalfd receives every one, blocked before or after
+ *     the load. SIGCHLD and SIGPROF may be handled on a runtime thread.
+ *   - The library's own socket writes (shmlib_memfd_send()) use
+ *     MSG_NOSIGNAL: a closed peer gives an error, never SIGPIPE.
+ *
+ * Valgrind: memcheck misreads the Go runtime (conditional jumps in Go code,
+ * the runtime's threads' TLS "possibly lost" at exit). Run with the
+ * suppressions file shipped as bindings/c/libshm.supp:
+ *     valgrind --suppressions=libshm.supp ./program
  */
 #ifndef SHMLIB_H
 #define SHMLIB_H
