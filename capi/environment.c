@@ -49,10 +49,10 @@ __attribute__((constructor)) static void show_godebug(void)
         return;
     /* A call into Go returns only once the runtime has initialized, its
      * reading of the environment included. */
-    sigset_t mask;
-    libshm_go_enter(&mask, LIBSHM_GO_BRIEF);
+    struct libshm_go_entry entry;
+    libshm_go_enter(&entry, LIBSHM_GO_BRIEF);
     shmlib_go_version();
-    libshm_go_leave(&mask);
+    libshm_go_leave(&entry);
     for (int i = 0; i < godebug_hidden; i++)
         if (*godebug_slots[i] == godebug_empty)
             *godebug_slots[i] = godebug_values[i];

@@ -29,10 +29,10 @@ static void destroy_at_exit(void)
 {
     if (in_forked_child)
         return;
-    sigset_t mask;
-    libshm_go_enter(&mask, LIBSHM_GO_BRIEF);
+    struct libshm_go_entry entry;
+    libshm_go_enter(&entry, LIBSHM_GO_BRIEF);
     shmlib_go_destroy_at_exit();
-    libshm_go_leave(&mask);
+    libshm_go_leave(&entry);
 }
 
 __attribute__((constructor)) static void install_guards(void)
@@ -79,7 +79,7 @@ unsigned int shmlib_version(void)
 {
     if (in_forked_child)
         return SHMLIB_VERSION_NUMBER; /* the same constant the Go side returns */
-    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_version());
+    return INTO_GO(LIBSHM_GO_INSTANT, shmlib_go_version());
 }
 
 const char *shmlib_version_string(void) { return SHMLIB_VERSION_STRING; }

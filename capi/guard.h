@@ -16,19 +16,31 @@ void libshm_set_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 
 /* How a call into Go treats the host's signals (capi/signals.c). */
 enum libshm_go_call {
-    /* Returns soon: asynchronous signals blocked for its length. */
+    /* Returns soon (the control plane): asynchronous signals blocked for
+     * its length, the caller's mask restored after it. */
     LIBSHM_GO_BRIEF,
     /* May wait for another process as long as it takes (memfd_recv): not
      * blocked, or Ctrl-C could not end the wait; SA_ONSTACK added to every
      * host handler first. */
     LIBSHM_GO_MAY_WAIT,
-    /* The channel data plane while it still runs in Go: waits, and is too
-     * hot for more than the runtime's own signals' SA_ONSTACK. */
+    /* shmlib_version: nanoseconds in Go, and the measure of a call's cost.
+     * The mask is restored after a thread's first call only, the one
+     * where the runtime changes it. */
+    LIBSHM_GO_INSTANT,
+    /* The channel data plane while it still runs in Go: waits there with
+     * SIGCHLD and SIGPROF unblocked, so their handlers are checked at each
+     * call; too hot for blocking signals. Mask as LIBSHM_GO_INSTANT. */
     LIBSHM_GO_DATA,
 };
 
-void libshm_go_enter(sigset_t *saved, enum libshm_go_call kind);
-void libshm_go_leave(const sigset_t *saved);
+/* What libshm_go_enter saved for libshm_go_leave. */
+struct libshm_go_entry {
+    sigset_t mask;
+    int restore;
+};
+
+void libshm_go_enter(struct libshm_go_entry *e, enum libshm_go_call kind);
+void libshm_go_leave(const struct libshm_go_entry *e);
 
 /* Adds SA_ONSTACK to every host signal handler that lacks it. */
 void libshm_onstack_all(void);
@@ -37,10 +49,10 @@ void libshm_onstack_all(void);
  * libshm_go_leave. */
 #define INTO_GO(kind, call)                                                                \
     ({                                                                                     \
-        sigset_t into_go_mask_;                                                            \
-        libshm_go_enter(&into_go_mask_, kind);                                             \
+        struct libshm_go_entry into_go_entry_;                                             \
+        libshm_go_enter(&into_go_entry_, kind);                                            \
         __typeof__(call) into_go_rc_ = (call);                                             \
-        libshm_go_leave(&into_go_mask_);                                                   \
+        libshm_go_leave(&into_go_entry_);                                                  \
         into_go_rc_;                                                                       \
     })
 

@@ -22,24 +22,31 @@
  *    the thread is on; in Go code that is a small goroutine stack, which it
  *    overruns, and the process aborts. Every call into Go therefore goes
  *    through libshm_go_enter/leave:
- *      - the asynchronous signals are blocked for the length of the call
- *        (not in calls that may wait: see enum libshm_go_call), and the
- *        caller's mask is restored after it: the runtime unblocks SIGCHLD
- *        and SIGPROF on a thread's first call and would leave them so;
- *      - SA_ONSTACK is added to the host's handlers that lack it, for the
- *        signals the runtime's own threads leave unblocked (SIGCHLD,
- *        SIGPROF, glibc's SIGCANCEL); before a call that may wait, for
- *        every signal; at load too. Every Go thread has an alternate
- *        signal stack, so there the handler runs on it; a host thread that
- *        never called in has none, and there it runs as before.
- *    What stays open: a handler installed while a runtime thread runs Go
- *    code, until the next call into libshm fixes it.
+ *      - brief calls (the control plane) block the asynchronous signals
+ *        for their length: there no host handler can run on the
+ *        goroutine's stack, whatever its flags;
+ *      - the caller's mask is restored after the call wherever it may have
+ *        changed: the runtime unblocks SIGCHLD and SIGPROF on a thread's
+ *        first call and would leave them so;
+ *      - SA_ONSTACK is added to the host's handlers that lack it: for the
+ *        signals the runtime leaves unblocked on its own threads (SIGCHLD,
+ *        SIGPROF, glibc's SIGCANCEL) at brief calls at most once a
+ *        millisecond (their callers have them blocked), at every call that
+ *        waits in Go; for every signal at load and before a call that may
+ *        wait for another process (memfd_recv). Every
+ *        Go thread has an alternate signal stack, so there the handler runs
+ *        on it; a host thread that never called in has none, and there it
+ *        runs as before.
+ *    What stays open: a late handler of SIGCHLD or SIGPROF on the runtime's
+ *    threads, until the next call that checks; a late handler of another
+ *    signal, in a channel call that waits in Go (enum libshm_go_call).
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -135,21 +142,65 @@ void libshm_onstack_all(void)
 
 /* ------------------------------------------------------------ each call */
 
-void libshm_go_enter(sigset_t *saved, enum libshm_go_call kind)
+/* Marks the threads that have called into Go: the runtime sets a thread's
+ * mask on its first call only (it then keeps its M bound to the thread). */
+static pthread_key_t entered_key;
+static int entered_key_made;
+
+/* When the runtime's signals were last given SA_ONSTACK, in ns of
+ * CLOCK_MONOTONIC: at most once a millisecond, as three system calls cost
+ * more than a whole brief call. */
+static int64_t onstack_checked_ns;
+#define ONSTACK_EVERY_NS 1000000
+
+static void onstack_runtime_signals_now_and_then(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t last = __atomic_load_n(&onstack_checked_ns, __ATOMIC_RELAXED);
+    if (now - last < ONSTACK_EVERY_NS ||
+        !__atomic_compare_exchange_n(&onstack_checked_ns, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return;
+    onstack_runtime_signals();
+}
+
+__attribute__((constructor)) static void make_entered_key(void)
+{
+    entered_key_made = pthread_key_create(&entered_key, NULL) == 0;
+}
+
+void libshm_go_enter(struct libshm_go_entry *e, enum libshm_go_call kind)
+{
+    /* Without the key, every call counts as a first one. */
+    int first = !entered_key_made || pthread_getspecific(entered_key) == NULL;
+    if (first && entered_key_made)
+        pthread_setspecific(entered_key, &entered_key);
+    e->restore = 1;
     switch (kind) {
     case LIBSHM_GO_BRIEF:
-        onstack_runtime_signals();
-        pthread_sigmask(SIG_BLOCK, &async_signals, saved);
+        onstack_runtime_signals_now_and_then();
+        pthread_sigmask(SIG_BLOCK, &async_signals, &e->mask);
         return;
-    case LIBSHM_GO_MAY_WAIT:
-        libshm_onstack_all();
+    case LIBSHM_GO_INSTANT:
+        onstack_runtime_signals_now_and_then();
+        e->restore = first;
         break;
     case LIBSHM_GO_DATA:
         onstack_runtime_signals();
+        e->restore = first;
+        break;
+    case LIBSHM_GO_MAY_WAIT:
+        libshm_onstack_all();
         break;
     }
-    pthread_sigmask(SIG_BLOCK, NULL, saved);
+    if (e->restore)
+        pthread_sigmask(SIG_BLOCK, NULL, &e->mask);
 }
 
-void libshm_go_leave(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, saved, NULL); }
+void libshm_go_leave(const struct libshm_go_entry *e)
+{
+    if (e->restore)
+        pthread_sigmask(SIG_SETMASK, &e->mask, NULL);
+}

@@ -149,21 +149,25 @@
  *     SA_ONSTACK. A handler without SA_ONSTACK would run on a goroutine's
  *     small stack and crash the process, so the library adds SA_ONSTACK to
  *     the host's handlers that lack it: for every signal at load and
- *     before shmlib_memfd_recv() (which may wait), and at every call that
- *     enters the runtime for SIGCHLD, SIGPROF and glibc's cancellation
- *     signal (which the runtime's threads leave unblocked). sigaction()
- *     then shows SA_ONSTACK set. On a thread without an alternate signal
- *     stack the
- *     handler runs as before; every thread that has called libshm has one
- *     (the runtime's, 32 KiB), so keep handlers to well under that much
- *     stack. A handler installed while only the runtime's own threads run
- *     Go code is safe from the next call into libshm on.
- *   - During a call, the calling thread blocks the asynchronous signals (all
- *     but the synchronous ones and SIGURG); one that arrives is handled
- *     when the call returns. Calls that may wait (shmlib_memfd_recv(), and
- *     the channel calls with a timeout) leave the mask alone, so Ctrl-C
- *     still ends a program waiting there. Every call returns with the
- *     thread's mask as it found it.
+ *     before shmlib_memfd_recv() (which may wait); for SIGCHLD, SIGPROF and
+ *     glibc's cancellation signal (which the runtime's threads leave
+ *     unblocked) at each channel data call (send, recv, reserve, commit,
+ *     peek, release) and at other calls at most once a millisecond.
+ *     sigaction() then shows SA_ONSTACK set. On a thread
+ *     without an alternate signal stack the handler runs as before; every
+ *     thread that has called libshm has one (the runtime's, 32 KiB), so
+ *     keep handlers to well under that much stack. A SIGCHLD or SIGPROF
+ *     handler installed after the load is safe once such a call has been
+ *     made; until then it can crash the process if its signal lands on a
+ *     runtime thread running Go code. Handlers of other signals installed
+ *     after the load are safe except during those that leave the mask
+ *     alone (next item) when no call has checked them since.
+ *   - During a call, the calling thread blocks the asynchronous signals
+ *     (all but the synchronous ones and SIGURG); one that arrives is
+ *     handled when the call returns. Calls that may wait leave the mask
+ *     alone, so that Ctrl-C still ends a program waiting there:
+ *     shmlib_memfd_recv() and the channel data calls; shmlib_version()
+ *     does too. Every call returns with the thread's mask as it found it.
  *   - The runtime's threads block every asynchronous signal but SIGCHLD,
  *     SIGPROF and SIGURG (whatever the loading thread's mask), so a
  *     process-directed signal such as SIGINT or SIGTERM goes to the host's
