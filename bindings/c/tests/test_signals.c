@@ -67,7 +67,9 @@ static int check_runtime_threads(pid_t host_a, pid_t host_b)
             continue;
         runtime++;
         for (size_t i = 0; i < sizeof host_signals / sizeof host_signals[0]; i++)
-            CHECKF(mask & bit(host_signals[i]), "runtime thread %d leaves signal %d unblocked (mask %llx)",
+            CHECKF(mask & bit(host_signals[i]),
+                   "runtime thread %d leaves signal %d unblocked (mask %llx): did capi/signals.c's "
+                   "constructor(101) run before the runtime's initializer? (objdump -s -j .init_array)",
                    (int)tid, host_signals[i], mask);
     }
     closedir(d);
