@@ -75,6 +75,9 @@ static int refuse_low(const char *op, int code, const char *what)
                               "a pointer argument points to memory that cannot be accessed"); \
     } while (0)
 
+/* The channel data calls may wait in Go when given a timeout. */
+#define CHAN_KIND(timeout_ns) ((timeout_ns) != 0 ? LIBSHM_GO_CHAN_WAIT : LIBSHM_GO_INSTANT)
+
 unsigned int shmlib_version(void)
 {
     if (in_forked_child)
@@ -188,47 +191,47 @@ int shmlib_chan_max_message(shmlib_chan_t chan, uint64_t *out_size)
 {
     GUARD("chan_max_message");
     POINTERS("chan_max_message", low(out_size));
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_max_message(chan, out_size));
+    return INTO_GO(LIBSHM_GO_INSTANT, shmlib_go_chan_max_message(chan, out_size));
 }
 
 int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t timeout_ns)
 {
     GUARD("chan_send");
     POINTERS("chan_send", len > 0 && low(buf));
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns));
+    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns));
 }
 
 int shmlib_chan_reserve(shmlib_chan_t chan, size_t len, int64_t timeout_ns, void **out_ptr)
 {
     GUARD("chan_reserve");
     POINTERS("chan_reserve", low(out_ptr));
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr));
+    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr));
 }
 
 int shmlib_chan_commit(shmlib_chan_t chan, size_t len)
 {
     GUARD("chan_commit");
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_commit(chan, len));
+    return INTO_GO(LIBSHM_GO_INSTANT, shmlib_go_chan_commit(chan, len));
 }
 
 int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns)
 {
     GUARD("chan_recv");
     POINTERS("chan_recv", (cap > 0 && low(buf)) || low(out_len));
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns));
+    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns));
 }
 
 int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_ptr, size_t *out_len)
 {
     GUARD("chan_peek");
     POINTERS("chan_peek", low(out_ptr) || low(out_len));
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len));
+    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len));
 }
 
 int shmlib_chan_release(shmlib_chan_t chan)
 {
     GUARD("chan_release");
-    return INTO_GO(LIBSHM_GO_DATA, shmlib_go_chan_release(chan));
+    return INTO_GO(LIBSHM_GO_INSTANT, shmlib_go_chan_release(chan));
 }
 
 int shmlib_memfd_send(int sock, const char *key)

@@ -23,14 +23,16 @@ enum libshm_go_call {
      * blocked, or Ctrl-C could not end the wait; SA_ONSTACK added to every
      * host handler first. */
     LIBSHM_GO_MAY_WAIT,
-    /* shmlib_version: nanoseconds in Go, and the measure of a call's cost.
-     * The mask is restored after a thread's first call only, the one
-     * where the runtime changes it. */
+    /* Nanoseconds in Go, and hot: shmlib_version, and the channel data
+     * calls that cannot wait (commit, release, a zero timeout). The mask
+     * is restored after a thread's first call only, the one where the
+     * runtime changes it. */
     LIBSHM_GO_INSTANT,
-    /* The channel data plane while it still runs in Go: waits there with
-     * SIGCHLD and SIGPROF unblocked, so their handlers are checked at each
-     * call; too hot for blocking signals. Mask as LIBSHM_GO_INSTANT. */
-    LIBSHM_GO_DATA,
+    /* A channel data call with a timeout, while the data plane still runs
+     * in Go: it may wait there, with SIGCHLD and SIGPROF unblocked, so
+     * their handlers are checked before each; signals stay unblocked, so
+     * that Ctrl-C ends the wait. Mask as LIBSHM_GO_INSTANT. */
+    LIBSHM_GO_CHAN_WAIT,
 };
 
 /* What libshm_go_enter saved for libshm_go_leave. */
