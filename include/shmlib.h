@@ -151,8 +151,8 @@
  *     the host's handlers that lack it: for every signal at load and
  *     before shmlib_memfd_recv() (which may wait); for SIGCHLD, SIGPROF and
  *     glibc's cancellation signal (which the runtime's threads leave
- *     unblocked) at each channel data call (send, recv, reserve, commit,
- *     peek, release) and at other calls at most once a millisecond.
+ *     unblocked) before each channel data call given a timeout (send,
+ *     recv, reserve, peek) and at other calls at most every 50 us.
  *     sigaction() then shows SA_ONSTACK set. On a thread
  *     without an alternate signal stack the handler runs as before; every
  *     thread that has called libshm has one (the runtime's, 32 KiB), so
