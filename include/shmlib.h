@@ -153,15 +153,17 @@
  *     glibc's cancellation signal (which the runtime's threads leave
  *     unblocked) before each channel data call given a timeout (send,
  *     recv, reserve, peek) and at other calls at most every 50 us.
- *     sigaction() then shows SA_ONSTACK set. On a thread
- *     without an alternate signal stack the handler runs as before; every
- *     thread that has called libshm has one (the runtime's, 32 KiB), so
- *     keep handlers to well under that much stack. A SIGCHLD or SIGPROF
- *     handler installed after the load is safe once such a call has been
- *     made; until then it can crash the process if its signal lands on a
- *     runtime thread running Go code. Handlers of other signals installed
- *     after the load are safe except during those that leave the mask
- *     alone (next item) when no call has checked them since.
+ *     sigaction() then shows SA_ONSTACK set. On a thread without an
+ *     alternate signal stack the handler runs as before; every thread that
+ *     has called libshm has one (the runtime's, 32 KiB), so keep handlers
+ *     to well under that much stack. A SIGCHLD or SIGPROF handler
+ *     installed after the load is safe once such a check has been made;
+ *     until then it can crash the process if its signal lands on a
+ *     runtime thread running Go code. A handler of another signal
+ *     installed after the load without SA_ONSTACK can still crash the
+ *     process if its signal comes during shmlib_version() or a channel data
+ *     call, which leave the mask alone (next item): install such handlers
+ *     with SA_ONSTACK, or before loading libshm.
  *   - During a call, the calling thread blocks the asynchronous signals
  *     (all but the synchronous ones and SIGURG); one that arrives is
  *     handled when the call returns. Calls that may wait leave the mask
