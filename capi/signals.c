@@ -59,10 +59,10 @@ static sigset_t async_signals;
 
 static void make_async_signals(void)
 {
-    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGURG};
+    static const int never[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGURG};
     sigfillset(&async_signals);
-    for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++)
-        sigdelset(&async_signals, synchronous[i]);
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        sigdelset(&async_signals, never[i]);
 }
 
 /* ---------------------------------------------------------------- load */
@@ -168,7 +168,8 @@ static void onstack_runtime_signals_now_and_then(void)
     onstack_runtime_signals();
 }
 
-__attribute__((constructor)) static void make_entered_key(void)
+/* Made before anything can call in (environment.c does at load). */
+__attribute__((constructor(101))) static void make_entered_key(void)
 {
     entered_key_made = pthread_key_create(&entered_key, NULL) == 0;
 }
