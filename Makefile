@@ -88,32 +88,36 @@ $(BUILD)/bench/%: bench/%.c $(LIB) include/shmlib.h
 demo: lib $(C_EXAMPLES)
 	@scripts/demo.sh
 
-# The whole suite runs between two snapshots of /dev/shm and the System V
-# segments; any segment that appeared and stayed is a leak and fails it.
+# The suites make test runs, in order; each is a rule test-NAME below.
+TEST_SUITES := go abi c python cross stress
+
+# Every suite runs, in a /dev/shm and System V table of its own when the
+# machine allows (scripts/isolate.sh), between two snapshots of the
+# segments: one that appeared and stayed is a leak. A failing suite does not
+# stop the others; the last line sums them all up, "N passed, M failed".
 test: lib $(C_TESTS) $(C_EXAMPLES) $(STRESS)
-	@scripts/leakcheck.sh snapshot $(BUILD)/leak-before
-	$(MAKE) --no-print-directory test-go test-abi test-c test-python test-cross test-stress
-	@scripts/leakcheck.sh compare $(BUILD)/leak-before
+	@MAKE='$(MAKE)' BUILD='$(BUILD)' scripts/isolate.sh $(PYTHON) scripts/suites.py $(TEST_SUITES)
 
 # -p 1: each package's TestMain fails it on segments that appeared during
-# its run, so packages must not run side by side.
+# its run, so packages must not run side by side. make test adds
+# GOTESTFLAGS=-json to count the tests.
 test-go:
 	$(GO) vet ./...
-	CGO_ENABLED=1 $(GO) test -race -count=1 -p 1 ./internal/... ./bindings/go/...
-	CGO_ENABLED=0 $(GO) test -count=1 -p 1 ./bindings/go/...
+	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -count=1 -p 1 ./internal/... ./bindings/go/...
+	CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -count=1 -p 1 ./bindings/go/...
 
 test-abi: lib
 	scripts/abicheck.sh $(LIB) include/shmlib.h
 
 test-c: $(C_TESTS)
-	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
+	@rc=0; for t in $(C_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 test-python: lib
 	cd bindings/python && $(PYTHON) -m pytest -q tests
 
 test-cross: lib $(C_EXAMPLES)
 	@if [ -d tests ] && ls tests/*_test.go >/dev/null 2>&1; then \
-		CGO_ENABLED=0 $(GO) test -count=1 ./tests/...; \
+		CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -count=1 ./tests/...; \
 	else echo "test-cross: no tests/ yet"; fi
 
 # Fork and thread storms, kill -9 at random moments, a million hostile calls

@@ -61,23 +61,35 @@ for p in "${programs[@]}"; do
     fi
 done
 
+# Runs a program in the foreground and records its pid in $pidfile: the
+# stress programs name their segments libshm-stress-WHAT-PID..., which is
+# how the check below finds theirs and no one else's.
+pidfile=$(mktemp)
+trap 'rm -f "$pidfile"' EXIT
+run() {
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    "${BASH:-bash}" -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@"
+}
+
 results=()
 failed=0
+pids=()
 for p in "${programs[@]}"; do
     echo "== $p ${quick[*]-}"
     start=$(date +%s%N)
     case $p in
     fork_stress.py)
-        PYTHONPATH=bindings/python${PYTHONPATH:+:$PYTHONPATH} "$PYTHON" bindings/c/stress/fork_stress.py ${quick[@]+"${quick[@]}"}
+        PYTHONPATH=bindings/python${PYTHONPATH:+:$PYTHONPATH} run "$PYTHON" bindings/c/stress/fork_stress.py ${quick[@]+"${quick[@]}"}
         ;;
     killer|adversarial)
-        "$BUILD/stress/$p" ${quick[@]+"${quick[@]}"} ${seed[@]+"${seed[@]}"}
+        run "$BUILD/stress/$p" ${quick[@]+"${quick[@]}"} ${seed[@]+"${seed[@]}"}
         ;;
     *)
-        "$BUILD/stress/$p" ${quick[@]+"${quick[@]}"}
+        run "$BUILD/stress/$p" ${quick[@]+"${quick[@]}"}
         ;;
     esac
     rc=$?
+    pids+=("$(cat "$pidfile")")
     secs=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
     if [ $rc -eq 0 ]; then
         results+=("$(printf '  %-16s ok      %7s s' "$p" "$secs")")
@@ -87,9 +99,15 @@ for p in "${programs[@]}"; do
     fi
 done
 
-# Nothing of ours may be left on the machine (the programs check their own
-# runs; this catches one that died before it could).
-mapfile -t left < <(find /dev/shm -maxdepth 1 -name 'libshm-stress-*' -printf '%f\n' 2>/dev/null)
+# Nothing of these programs may be left on the machine (each checks its own
+# run; this catches one that died before it could). Names of other programs,
+# other checkouts' stress runs included, are not ours to judge or remove.
+left=()
+for pid in "${pids[@]}"; do
+    [ -n "$pid" ] || continue
+    mapfile -t -O "${#left[@]}" left < <(find /dev/shm -maxdepth 1 \
+        \( -name "libshm-stress-*-$pid" -o -name "libshm-stress-*-$pid[!0-9]*" \) -printf '%f\n' 2>/dev/null)
+done
 if [ ${#left[@]} -gt 0 ]; then
     echo "stress.sh: POSIX segments left behind (removed):"
     printf '  %s\n' "${left[@]}"
