@@ -27,7 +27,7 @@ C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard binding
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 STRESS     := $(patsubst bindings/c/stress/%.c,$(BUILD)/stress/%,$(wildcard bindings/c/stress/*.c))
 
-.PHONY: all lib demo test test-go test-c test-python test-cross test-abi test-stress stress bench fuzz install uninstall clean help
+.PHONY: all lib demo test test-go test-c test-python test-cross test-abi test-stress test-install stress bench fuzz install uninstall clean help
 
 all: lib
 
@@ -89,7 +89,7 @@ demo: lib $(C_EXAMPLES)
 	@scripts/demo.sh
 
 # The suites make test runs, in order; each is a rule test-NAME below.
-TEST_SUITES := go abi c python cross stress
+TEST_SUITES := go abi c python cross stress install
 
 # Every suite runs, in a /dev/shm and System V table of its own when the
 # machine allows (scripts/isolate.sh), between two snapshots of the
@@ -128,6 +128,11 @@ stress: lib $(STRESS)
 test-stress: lib $(STRESS)
 	scripts/stress.sh --quick
 
+# The README's C and Go quick starts, built and run as a new user would:
+# installed into a temporary prefix, from a directory outside the tree.
+test-install: lib
+	scripts/check-install.sh
+
 bench: lib $(C_BENCH)
 	$(PYTHON) bench/run.py $(BUILD)
 
@@ -147,6 +152,7 @@ install: lib
 	install -m 0644 include/shmlib.h $(DESTDIR)$(INCDIR)/shmlib.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' bindings/c/shmlib.pc.in > $(DESTDIR)$(PCDIR)/shmlib.pc
+	@if [ -z "$(DESTDIR)" ]; then scripts/ldconfig.sh $(LIBDIR); fi
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \

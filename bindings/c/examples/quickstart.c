@@ -7,6 +7,8 @@
  *
  *     cc quickstart.c $(pkg-config --cflags --libs shmlib) -o quickstart
  *
+ * (for a prefix the loader does not search, see the README's "Installing
+ * the C library": PKG_CONFIG_PATH, and -Wl,-rpath or LD_LIBRARY_PATH),
  * or in the source tree, where `make demo` builds it as build/c/quickstart.
  *
  * One process plays both sides here, attaching the segment twice; the
