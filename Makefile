@@ -27,7 +27,7 @@ C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard binding
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 STRESS     := $(patsubst bindings/c/stress/%.c,$(BUILD)/stress/%,$(wildcard bindings/c/stress/*.c))
 
-.PHONY: all lib demo test test-go test-c test-python test-cross test-abi test-stress test-install stress bench fuzz install uninstall clean help
+.PHONY: all lib demo test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
 
 all: lib
 
@@ -89,14 +89,16 @@ demo: lib $(C_EXAMPLES)
 	@scripts/demo.sh
 
 # The suites make test runs, in order; each is a rule test-NAME below.
+# EXTRA_SUITES adds more: CI adds "package" (.ci/run).
 TEST_SUITES := go abi c python cross stress install
+EXTRA_SUITES ?=
 
 # Every suite runs, in a /dev/shm and System V table of its own when the
 # machine allows (scripts/isolate.sh), between two snapshots of the
 # segments: one that appeared and stayed is a leak. A failing suite does not
 # stop the others; the last line sums them all up, "N passed, M failed".
 test: lib $(C_TESTS) $(C_EXAMPLES) $(STRESS)
-	@MAKE='$(MAKE)' BUILD='$(BUILD)' scripts/isolate.sh $(PYTHON) scripts/suites.py $(TEST_SUITES)
+	@MAKE='$(MAKE)' BUILD='$(BUILD)' scripts/isolate.sh $(PYTHON) scripts/suites.py $(TEST_SUITES) $(EXTRA_SUITES)
 
 # -p 1: each package's TestMain fails it on segments that appeared during
 # its run, so packages must not run side by side. make test adds
@@ -132,6 +134,14 @@ test-stress: lib $(STRESS)
 # installed into a temporary prefix, from a directory outside the tree.
 test-install: lib
 	scripts/check-install.sh
+
+# The Python package as pip and python -m build make it (sdist with the Go
+# sources, platform wheel), tested installed, in new virtual environments,
+# out of the tree; the README's Python quick start as written. About 40 s,
+# and pip fetches setuptools: CI runs it, make test only if asked
+# (EXTRA_SUITES=package).
+test-package:
+	PYTHON=$(PYTHON) scripts/check-python-package.sh
 
 bench: lib $(C_BENCH)
 	$(PYTHON) bench/run.py $(BUILD)

@@ -8,8 +8,8 @@
 #        and runs the Go quick start.
 #
 # The programs and commands are the README's fenced blocks that follow an
-# HTML comment naming this script, so the README cannot drift from what is
-# tested. HOME is a temporary directory for the C part (the README installs
+# HTML comment naming this script (scripts/readme-block.sh), so the README
+# cannot drift from what is tested. HOME is a temporary directory for the C part (the README installs
 # into $HOME/opt/libshm); the Go part keeps the real HOME, whose module
 # cache holds golang.org/x/sys (`go mod download` in this tree fills it).
 #
@@ -31,15 +31,8 @@ passed=0 failed=0
 ok() { echo "ok    $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL  $*"; failed=$((failed + 1)); }
 
-# block MARKER: the fenced block after the line "<!-- ... MARKER -->".
-block() {
-    awk -v marker="$1" '
-        index($0, "<!-- ") == 1 && index($0, marker " -->") { found = 1; next }
-        found == 1 && /^```/ { found = 2; next }
-        found == 2 && /^```/ { exit }
-        found == 2 { print }
-    ' "$README"
-}
+# block MARKER: the README's block marked for this script.
+block() { "$SRC/scripts/readme-block.sh" "$1" "$README"; }
 
 # run DIR LOG SCRIPT: runs SCRIPT (bash -e) in DIR, its output in LOG.
 run() {
@@ -50,10 +43,10 @@ run() {
 check_c() {
     local home=$tmp/home app=$tmp/home/app
     mkdir -p "$app"
-    block "compiles and runs this as app.c" > "$app/app.c"
+    block "scripts/check-install.sh compiles and runs this as app.c" > "$app/app.c"
     local install build
-    install=$(block "runs this in the libshm tree")
-    build=$(block "runs this where app.c is")
+    install=$(block "scripts/check-install.sh runs this in the libshm tree")
+    build=$(block "scripts/check-install.sh runs this where app.c is")
     if [ ! -s "$app/app.c" ] || [ -z "$install" ] || [ -z "$build" ]; then
         fail "c: the README's quick start, install or build block is missing"
         return
@@ -86,8 +79,8 @@ check_c() {
 check_go() {
     local app=$tmp/goapp steps out
     mkdir -p "$app"
-    block "builds this as main.go" > "$app/main.go"
-    steps=$(block "runs this in a new directory holding main.go")
+    block "scripts/check-install.sh builds this as main.go" > "$app/main.go"
+    steps=$(block "scripts/check-install.sh runs this in a new directory holding main.go")
     if [ ! -s "$app/main.go" ] || [ -z "$steps" ]; then
         fail "go: the README's Go quick start or module steps are missing"
         return

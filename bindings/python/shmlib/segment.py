@@ -21,7 +21,7 @@ import sys
 import threading
 import weakref
 
-from . import _ffi, _fork, keys
+from . import _ffi, _fork, _optional, keys
 from .errors import (FORK_HINT, Error, Forked, InvalidArgument, NotAttached,
                      NotFound, from_code)
 
@@ -147,7 +147,7 @@ class Segment:
         `offset` on, no copy (read-only if the segment is). numpy is needed
         only here. Raises ValueError if it would reach past the end or if
         `offset` does not suit the dtype's alignment."""
-        import numpy
+        numpy = _optional.numpy("Segment.ndarray")
 
         dtype = numpy.dtype(dtype)
         try:

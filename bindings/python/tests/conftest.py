@@ -1,7 +1,8 @@
 """Fixtures for the shmlib tests: unique keys, cleanup, and a leak check.
 
 Tests import shmlib from this source tree, with the libshm.so that
-`make lib` copies into it (or $SHMLIB_LIBRARY).
+`make lib` copies into it (or $SHMLIB_LIBRARY); copied out of the tree
+(scripts/check-python-package.sh), they test the installed package.
 """
 
 import contextlib
