@@ -522,6 +522,8 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
  * SHMLIB_REAP_DESTROY it destroys them; without, it only lists them (a dry
  * run). Writes up to `capacity` of them to out_items and how many there
  * are (and, with the flag, were destroyed) to *out_count, as shmlib_list.
+ * Each item is what shmlib_stat gives, except that a POSIX item's cpid is
+ * the creator's pid from its name (shmlib_stat knows none for POSIX).
  *
  * It knows a segment as libshm's only by the name or key libshm chose for
  * it, in a create without a key: POSIX names "shmlib-PID-START-RANDOM"

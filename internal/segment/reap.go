@@ -61,6 +61,9 @@ func Reap(destroy bool) ([]Info, error) {
 		if !orphaned(&in, inUse) {
 			continue
 		}
+		if pid, _, ok := ownName(strings.TrimPrefix(in.Key, "posix:/")); ok && in.Backend == keys.Posix {
+			in.CPID = int32(pid) // the kernel does not know it; the name does
+		}
 		if destroy {
 			if err := Destroy(in.Key); err != nil {
 				continue // gone meanwhile, or not ours to destroy: leave it

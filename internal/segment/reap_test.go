@@ -66,6 +66,15 @@ func TestReap(t *testing.T) {
 	if !dry[posixOrphan] || !dry[sysvOrphan] {
 		t.Fatalf("Reap does not find the dead creator's %s and %s: %v", posixOrphan, sysvOrphan, dry)
 	}
+	infos, err := Reap(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		if in.Key == posixOrphan && int(in.CPID) != cmd.Process.Pid {
+			t.Errorf("Reap gives %s the creator pid %d; the orphan maker was %d", in.Key, in.CPID, cmd.Process.Pid)
+		}
+	}
 	if dry[userNamed] || dry[live] {
 		t.Fatalf("Reap lists %s (named by its user) or %s (its creator lives): %v", userNamed, live, dry)
 	}

@@ -131,10 +131,10 @@ def _load():
             tried.append(f"  {candidate}: {exc}")
     raise ImportError(
         "shmlib: cannot load libshm. Tried:\n" + "\n".join(tried) + "\n"
-        "Build it with `make lib` at the top of the libshm repository (it "
-        "copies libshm.so into bindings/python/shmlib/), install it with "
-        "`make install`, or set SHMLIB_LIBRARY to the absolute path of "
-        "libshm.so.")
+        "Install the package with `pip install ./bindings/python` from the "
+        "libshm repository (it builds libshm.so into it), or there run `make "
+        "lib` (it copies libshm.so into bindings/python/shmlib/) or `make "
+        "install`, or set SHMLIB_LIBRARY to the absolute path of libshm.so.")
 
 
 chan_t = c_uint64  # shmlib_chan_t

@@ -21,6 +21,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import sys
 import time
 
@@ -29,6 +30,9 @@ from shmlib.keys import display
 
 _SIZE = re.compile(r"([0-9]+)\s*(|k|kib|m|mib|g|gib|t|tib)", re.IGNORECASE)
 _SIZE_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+# The top byte of the System V keys libshm chooses (include/shmlib.h,
+# shmlib_reap), which reap may take for orphans.
+_LIBRARY_KEY_BYTE = 0xf5
 
 
 def _size(text):
@@ -187,16 +191,40 @@ def cmd_info(args):
     return 0
 
 
+def _chosen_key(sysv):
+    """A key for a segment this command makes without --key. Not one the
+    library would choose: reap takes those for orphans as soon as their
+    creator exits, and this command exits at once, leaving the segment for
+    others on purpose."""
+    if sysv:
+        while True:
+            ipc_key = secrets.randbits(32)
+            if ipc_key and ipc_key >> 24 != _LIBRARY_KEY_BYTE:
+                return f"sysv:key=0x{ipc_key:08x}"
+    return "posix:/shmlib-cli-" + secrets.token_hex(8)
+
+
 def cmd_create(args):
     if args.key is not None and args.key.startswith("memfd:"):
-        print("shmlib create: a memfd segment lives only while a process "
+        print(f"{args.prog} create: a memfd segment lives only while a process "
               "holds it, and this command exits at once; create it in the "
               "program that uses it (shmlib.create(size, backend=\"memfd\"))",
               file=sys.stderr)
         return 2
-    key = shmlib.create_detached(args.size, args.key,
-                                 backend="sysv" if args.sysv else None,
-                                 mode=args.mode)
+    if args.sysv and args.key is not None and not args.key.startswith("sysv:"):
+        print(f"{args.prog} create: --sysv and --key {display(args.key)} conflict: --sysv "
+              "asks for a System V segment, the key names another kind; give "
+              "one of them (a System V key is sysv:key=K or sysv:private)",
+              file=sys.stderr)
+        return 2
+    while True:  # a key chosen here may be taken: choose again
+        try:
+            key = shmlib.create_detached(args.size, args.key or _chosen_key(args.sysv),
+                                         mode=args.mode)
+            break
+        except shmlib.AlreadyExists:
+            if args.key is not None:
+                raise
     if args.json:
         json.dump({"key": key, "size": args.size}, sys.stdout)
         print()
@@ -244,15 +272,24 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _parser():
+def _prog():
+    """What the user typed to run this: `python3 -m shmlib`, or the
+    console script's name."""
+    if os.path.basename(sys.argv[0]) in ("__main__.py", "-m", "-c", ""):
+        return "python3 -m shmlib"
+    return os.path.basename(sys.argv[0])
+
+
+def _parser(prog):
     parser = argparse.ArgumentParser(
-        prog="python3 -m shmlib",
+        prog=prog,
         description="Shared memory segments (POSIX, System V and memfd) "
                     "through libshm. Keys: posix:/NAME or /NAME, sysv:key=K, "
                     "sysv:id=N, memfd:pid=P,fd=F,ino=I.",
         epilog="Exit status: 0 success, 1 failure, 2 bad usage.")
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the package's and libshm's versions")
+    parser.set_defaults(prog=prog)
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="COMMAND")
 
@@ -268,7 +305,7 @@ def _parser():
                     "to be found by, so this command, a process of its own, "
                     "shows none. Look at one with `info memfd:pid=P,fd=F,ino=I`.")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(run=cmd_ls)
+    ls.set_defaults(run=cmd_ls, parser=ls)
 
     reap = commands.add_parser(
         "reap", help="find (and with --destroy, destroy) segments libshm made "
@@ -281,17 +318,20 @@ def _parser():
                     "segments they are, so that every process can be looked at.")
     reap.add_argument("--destroy", action="store_true", help="destroy what is found")
     reap.add_argument("--json", action="store_true", help="print JSON")
-    reap.set_defaults(run=cmd_reap)
+    reap.set_defaults(run=cmd_reap, parser=reap)
 
     info = commands.add_parser("info", help="show what the kernel knows of KEY")
     info.add_argument("key", metavar="KEY")
     info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(run=cmd_info)
+    info.set_defaults(run=cmd_info, parser=info)
 
     create = commands.add_parser(
         "create", help="create a segment and print its key",
         description="Create a zero-filled segment (not attached, not "
-                    "destroyed: remove it with `rm`) and print its key.")
+                    "destroyed: remove it with `rm`) and print its key. "
+                    "Without --key it picks one, which reap never takes for "
+                    "an orphan: this command exits at once, leaving the "
+                    "segment for others on purpose.")
     create.add_argument("size", metavar="SIZE", type=_size,
                         help="bytes, or with K, M, G, T (1024-based)")
     create.add_argument("--key", help="the key to create (default: the "
@@ -301,15 +341,15 @@ def _parser():
     create.add_argument("--mode", type=_mode, default=0o600,
                         help="octal permission bits (default 0600)")
     create.add_argument("--json", action="store_true", help="print JSON")
-    create.set_defaults(run=cmd_create)
+    create.set_defaults(run=cmd_create, parser=create)
 
     rm = commands.add_parser("rm", help="destroy segments")
     rm.add_argument("keys", metavar="KEY", nargs="+")
-    rm.set_defaults(run=cmd_rm)
+    rm.set_defaults(run=cmd_rm, parser=rm)
 
     cat = commands.add_parser("cat", help="write a segment's bytes to stdout")
     cat.add_argument("key", metavar="KEY")
-    cat.set_defaults(run=cmd_cat)
+    cat.set_defaults(run=cmd_cat, parser=cat)
 
     write = commands.add_parser(
         "write", help="copy stdin to the start of a segment",
@@ -317,14 +357,16 @@ def _parser():
                     "after it are left alone. Fails if stdin is longer "
                     "than the segment.")
     write.add_argument("key", metavar="KEY")
-    write.set_defaults(run=cmd_write)
+    write.set_defaults(run=cmd_write, parser=write)
     return parser
 
 
 def main(argv=None):
     """Runs the command line; returns the exit status."""
     try:
-        args = _parser().parse_args(argv)
+        args, extra = _parser(_prog()).parse_known_args(argv)
+        if extra:  # the command's own usage, not the top level's
+            args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return args.run(args)
     except shmlib.Error as exc:
         print(f"shmlib: {exc}", file=sys.stderr)  # it names the operation

@@ -31,7 +31,7 @@ class SegmentInfo:
     cuid: int               #: creator (the owner for POSIX)
     cgid: int
     nattach: Optional[int]  #: attaches in all processes (System V)
-    cpid: Optional[int]     #: creator's pid (System V); holder's (memfd)
+    cpid: Optional[int]     #: creator's pid (System V; POSIX from reap()); holder's (memfd)
     lpid: Optional[int]     #: pid of the last attach or detach (System V)
     shmid: Optional[int]    #: System V id
     ipc_key: Optional[int]  #: System V IPC key, 0 for IPC_PRIVATE
@@ -57,7 +57,7 @@ class SegmentInfo:
             cuid=st.cuid,
             cgid=st.cgid,
             nattach=st.nattach if sysv else None,
-            cpid=st.cpid if sysv or memfd else None,
+            cpid=st.cpid or None,  # POSIX: known only to reap(), from the name
             lpid=st.lpid if sysv else None,
             shmid=st.shmid if sysv else None,
             ipc_key=st.ipc_key if sysv else None,

@@ -126,7 +126,7 @@ def test_usage_errors_exit_2(args):
 
 @pytest.mark.parametrize("args", [
     ("info", "nope"), ("info", "/" + "x" * 300), ("cat", "/shmlib-no-such"),
-    ("write", "sysv:id=x"), ("create", "10", "--key", "/a", "--sysv"),
+    ("write", "sysv:id=x"),
 ])
 def test_library_errors_exit_1_with_one_line(args):
     result = run(*args)
@@ -178,3 +178,38 @@ def test_missing_library_is_one_message_and_exit_1(tmp_path):
         env=dict(os.environ, PYTHONPATH=PYTHON_DIR,
                  SHMLIB_LIBRARY=str(tmp_path / "missing.so")))
     assert help_text.returncode == 0 and "usage:" in help_text.stdout
+
+
+def test_create_with_sysv_and_a_key_of_another_kind_says_they_conflict():
+    name = unique_name()
+    result = run("create", "4k", "--sysv", "--key", f"posix:/{name}")
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert "--sysv and --key posix:/" in err and "conflict" in err, err
+    assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def test_extra_arguments_get_the_command_usage():
+    result = run("ls", "extra")
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert err.startswith("usage: python3 -m shmlib ls "), err
+    assert "unrecognized arguments: extra" in err
+
+
+def test_console_script_usage_names_itself():
+    # What the `shmlib` console script that pip installs runs.
+    code = "import sys; from shmlib.cli import main; sys.argv[0] = '/venv/bin/shmlib'; sys.exit(main())"
+    result = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True,
+                            text=True, timeout=60, env=dict(os.environ, PYTHONPATH=PYTHON_DIR))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: shmlib "), result.stdout
+
+
+@pytest.mark.parametrize("backend", [[], ["--sysv"]])
+def test_segments_the_cli_names_are_not_orphans_once_it_exits(backend, cleanup):
+    key = cleanup(ok("create", "4k", *backend).strip())
+    assert shmlib.stat(key).size == 4096
+    # The command has exited: its creator is dead, yet reap must not take
+    # the segment it left for others on purpose.
+    assert key not in {info.key for info in shmlib.reap()}

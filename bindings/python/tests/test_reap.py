@@ -40,6 +40,10 @@ def test_reap_finds_then_destroys_orphans_only(posix_key, cleanup):
         assert named not in found and live.key not in found
         shmlib.stat(posix_orphan)  # a dry run destroys nothing
 
+        text = cli("reap")
+        creator = posix_orphan.split("-")[1]  # shmlib-PID-START-RANDOM
+        assert f"would destroy {posix_orphan} (4096 bytes, creator pid {creator})" in text.stdout
+
         dry = cli("reap", "--json")
         assert dry.returncode == 0, dry.stderr
         assert {posix_orphan, sysv_orphan} <= {d["key"] for d in json.loads(dry.stdout)}
