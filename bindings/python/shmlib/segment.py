@@ -86,7 +86,7 @@ class Segment:
     @property
     def key(self):
         """The canonical key, e.g. "posix:/frames", "sysv:key=0x5a01c0de" or
-        "memfd:pid=4242,fd=7"."""
+        "memfd:pid=4242,fd=7,ino=5151"."""
         return self._key
 
     @property
@@ -315,7 +315,7 @@ def create(size, key=None, *, backend=None, mode=0o600, open_existing=False,
                    unique name for `backend`.
     backend        "posix" (the default), "sysv" or "memfd"; only needed
                    with key=None. A memfd segment has no global name: it is
-                   held by this process (key "memfd:pid=P,fd=F") and goes
+                   held by this process (key "memfd:pid=P,fd=F,ino=I") and goes
                    when its last holder and mapping do; see send_memfd().
     mode           permission bits, applied exactly (the umask does not
                    narrow them).
@@ -386,7 +386,7 @@ def destroy(key):
     memory after the last one. Any process the mode allows may destroy.
     Raises NotFound if there is no such segment (or it is destroyed).
 
-    A memfd key ("memfd:pid=P,fd=F") is destroyed only by process P, and
+    A memfd key ("memfd:pid=P,fd=F,ino=I") is destroyed only by process P, and
     destroy there closes P's hold: new attaches by that key fail, while
     mappings and other holders (processes it was sent to) go on. Any other
     process gets PermissionDenied.
