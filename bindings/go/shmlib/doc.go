@@ -1,5 +1,6 @@
 // Package shmlib creates, attaches, detaches and destroys shared memory
-// segments, POSIX (/dev/shm) and System V (shmget), from pure Go.
+// segments, POSIX (/dev/shm), System V (shmget) and memfd, and passes
+// messages between processes through channels in them, from pure Go.
 //
 // It is the Go face of libshm: the same core that libshm.so exports to C
 // and Python, compiled into your program, without cgo. A Go program must
@@ -17,10 +18,12 @@
 //	              the one glibc's shm_open and Python's shared_memory use
 //	sysv:key=K    a System V segment by its IPC key, hex (0x5a01c0de) or decimal
 //	sysv:id=N     a System V segment by its shmid
+//	memfd:pid=P,fd=F,ino=I
+//	              a memfd segment (inode I) that process P holds as descriptor F
 //
 // Only [Create] also takes keys that let the library choose: "" or "posix:"
-// (a POSIX object with a generated name), "sysv:" (a random IPC key) and
-// "sysv:private" (IPC_PRIVATE, named sysv:id=N afterwards). Keys the
+// (a POSIX object with a generated name), "sysv:" (a random IPC key),
+// "sysv:private" (IPC_PRIVATE, named sysv:id=N afterwards) and "memfd:". Keys the
 // package returns are canonical: "posix:/NAME", "sysv:key=0x%08x",
 // "sysv:id=N". [Ftok] turns a file into a System V key as glibc's ftok does.
 //
@@ -57,6 +60,34 @@
 // they hold the mapping against a concurrent Detach and turn a fault into
 // [ErrFault]. Code that works on Bytes directly can guard itself with
 // [runtime/debug.SetPanicOnFault]; see the example of [Mapping.Bytes].
+//
+// # Memfd segments
+//
+// A segment created with the key "memfd:" has no name in any filesystem, so
+// it cannot leak: it lives while a process holds a descriptor or a mapping
+// of it, crashes included. Other processes of the same user attach it by its
+// key while its holder lives, or the holder passes it over a Unix socket
+// ([SendMemfd], [ReceiveMemfd]) and the receiver holds it too. It is sealed
+// against shrinking, so no process can pull pages from under another's
+// mapping.
+//
+// # Channels
+//
+// A channel is a segment laid out as a bounded ring of messages from one
+// producer process to one consumer process, in order, none lost
+// ([CreateChannel], [OpenChannel]). The producer writes a message in place
+// ([Channel.Reserve], [Channel.Commit]) or copies one in ([Channel.Send]);
+// the consumer reads in place ([Channel.Peek], [Channel.Release]) or copies
+// out ([Channel.Recv]). Waits take a timeout and sleep on a futex; a dead
+// peer is [ErrPeerGone], and a ring another process scribbled on is
+// [ErrCorrupt], never a stray read or write. Go, C and Python ends meet on
+// the same channel; include/shmlib.h, CHANNELS, has the whole contract.
+//
+// # Orphans
+//
+// [Reap] finds the segments libshm named itself whose creator is dead and
+// that nobody uses, and destroys them if asked; segments their users named
+// are never touched.
 //
 // # Errors
 //

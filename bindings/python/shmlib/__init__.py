@@ -24,17 +24,41 @@ multiprocessing (and the fork rule) and the `python3 -m shmlib` command.
 """
 
 from . import _ffi
-from .channel import (Channel, Peek, PeekArray, Reservation, create_channel,
-                      open_channel)
 from .errors import (AlreadyExists, BufferTooSmall, Busy, Corrupt,
                      EndOfStream, Error, Forked, InvalidArgument,
                      MessageTooLarge, NotAttached, NotFound, NotSupported,
                      OSFailure, OutOfMemory, PeerGone, PermissionDenied,
                      Timeout, strerror)
-from .info import SegmentInfo, list_segments, reap, stat
 from .keys import ftok, posix_key, posix_name
-from .memfd import recv_memfd, send_memfd
 from .segment import Segment, attach, create, create_detached, destroy
+
+# Imported on first use, not by `import shmlib`: together they cost more
+# than the rest of the package (dataclasses, socket, numbers...), and a
+# program that only creates and attaches segments never needs them.
+_LAZY = {
+    "Channel": "channel", "Peek": "channel", "PeekArray": "channel",
+    "Reservation": "channel", "create_channel": "channel",
+    "open_channel": "channel",
+    "SegmentInfo": "info", "list_segments": "info", "reap": "info",
+    "stat": "info",
+    "recv_memfd": "memfd", "send_memfd": "memfd",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # from now on a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -40,10 +40,10 @@ import sys
 import threading
 import time
 
-from . import _ffi, _fork, _optional, framing, keys
+from . import _ffi, _fork, framing, keys
 from .errors import (Busy, BufferTooSmall, EndOfStream, InvalidArgument,
                      MessageTooLarge, Timeout, check, from_code)
-from .segment import _creation_key, _KeyBuffer
+from .segment import _creation_key, _KeyBuffer, _numpy
 
 _ENDS = {"producer": _ffi.CHAN_PRODUCER, "consumer": _ffi.CHAN_CONSUMER}
 
@@ -378,7 +378,7 @@ class Channel:
         ValueError for dtypes the header cannot describe (Python objects,
         structured dtypes); MessageTooLarge if it does not fit max_message.
         """
-        numpy = _optional.numpy("Channel.send_array")
+        numpy = _numpy("Channel.send_array")
 
         array = numpy.asarray(array)
         head = framing.header(numpy, array.dtype, array.shape)
@@ -737,7 +737,7 @@ class PeekArray(Peek):
     __slots__ = ()
 
     def __enter__(self):
-        numpy = _optional.numpy("Channel.peek_array")
+        numpy = _numpy("Channel.peek_array")
         view = super().__enter__()
         try:
             dtype, shape, offset = framing.parse(numpy, view)

@@ -14,9 +14,10 @@ from . import _ffi, _fork
 from .errors import InvalidArgument, check, escape_char
 
 # The number syntax of the library: 0x-prefixed hex or plain decimal (leading
-# zeros are decimal too, never octal).
-_NUMBER = re.compile(r"0x[0-9a-fA-F]+|[0-9]+")
-_MEMFD = re.compile(r"memfd:pid=([0-9]+),fd=([0-9]+),ino=([0-9]+)")
+# zeros are decimal too, never octal). Patterns, not compiled ones: re
+# compiles them on first use, not at `import shmlib`.
+_NUMBER = r"0x[0-9a-fA-F]+|[0-9]+"
+_MEMFD = r"memfd:pid=([0-9]+),fd=([0-9]+),ino=([0-9]+)"
 
 
 def encode(key, op):
@@ -59,13 +60,13 @@ def canonical(key):
         return key
     if key.startswith("/"):
         return "posix:" + key
-    memfd = _MEMFD.fullmatch(key)
+    memfd = re.fullmatch(_MEMFD, key)
     if memfd:
         return f"memfd:pid={int(memfd[1])},fd={int(memfd[2])},ino={int(memfd[3])}"
     for prefix, form in (("sysv:key=", "sysv:key=0x{:08x}"),
                          ("sysv:id=", "sysv:id={}")):
         number = key[len(prefix):]
-        if key.startswith(prefix) and _NUMBER.fullmatch(number):
+        if key.startswith(prefix) and re.fullmatch(_NUMBER, number):
             return form.format(int(number, 0 if number[:2] == "0x" else 10))
     return key
 

@@ -21,7 +21,7 @@ import sys
 import threading
 import weakref
 
-from . import _ffi, _fork, _optional, keys
+from . import _ffi, _fork, keys
 from .errors import (FORK_HINT, Error, Forked, InvalidArgument, NotAttached,
                      NotFound, from_code)
 
@@ -147,7 +147,7 @@ class Segment:
         `offset` on, no copy (read-only if the segment is). numpy is needed
         only here. Raises ValueError if it would reach past the end or if
         `offset` does not suit the dtype's alignment."""
-        numpy = _optional.numpy("Segment.ndarray")
+        numpy = _numpy("Segment.ndarray")
 
         dtype = numpy.dtype(dtype)
         try:
@@ -243,6 +243,18 @@ class Segment:
 _KeyBuffer = ctypes.c_char * _ffi.KEY_MAX
 
 
+def _numpy(what):
+    """numpy, imported where an array is asked for (the package itself needs
+    only the standard library), or ModuleNotFoundError saying how to get it."""
+    try:
+        import numpy
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"{what} needs numpy: pip install numpy (or install shmlib with its "
+            "extra, shmlib[numpy])", name="numpy") from None
+    return numpy
+
+
 def _size_arg(op, size):
     # ctypes would silently wrap a negative or huge size into a c_uint64.
     if not isinstance(size, int):
@@ -253,6 +265,11 @@ def _size_arg(op, size):
     return size
 
 
+# backend -> the key (and its bytes) that lets the library choose a name.
+_CHOOSE = {None: ("posix:", b"posix:"), "posix": ("posix:", b"posix:"),
+           "sysv": ("sysv:", b"sysv:"), "memfd": ("memfd:", b"memfd:")}
+
+
 def _creation_key(op, key, backend, mode):
     """The checks create() and create_channel() share: returns the key to
     create (None and `backend` make "posix:" or "sysv:", for the library to
@@ -260,14 +277,15 @@ def _creation_key(op, key, backend, mode):
     if backend not in (None, "posix", "sysv", "memfd"):
         raise InvalidArgument(_ffi.EINVAL, f"{op}: backend must be 'posix', "
                               f"'sysv' or 'memfd', not {backend!r}")
-    if key is None:
-        key = (backend or "posix") + ":"
-    elif backend is not None and isinstance(key, str):
-        named = keys.backend_of(key)
-        if named is not None and named != backend:
-            raise InvalidArgument(_ffi.EINVAL,
-                                  f"{op} {keys.display(key)}: not a {backend} key")
-    raw = keys.encode(key, op)
+    if key is None:  # the library chooses: the common case, kept short
+        key, raw = _CHOOSE[backend]
+    else:
+        if backend is not None and isinstance(key, str):
+            named = keys.backend_of(key)
+            if named is not None and named != backend:
+                raise InvalidArgument(_ffi.EINVAL,
+                                      f"{op} {keys.display(key)}: not a {backend} key")
+        raw = keys.encode(key, op)
     if _fork.forked:
         _fork.refuse(op, key)
     # ctypes would silently wrap a mode that does not fit a uint32_t.
@@ -277,8 +295,9 @@ def _creation_key(op, key, backend, mode):
     return key, raw
 
 
-def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
-    """shmlib_create(): returns (canonical key, True if opened not created)."""
+def _create_raw(size, key, backend, mode, open_existing, hugetlb, sparse):
+    """shmlib_create(): returns (the canonical key's bytes, True if opened
+    not created)."""
     key, raw = _creation_key("create", key, backend, mode)
     size = _size_arg("create", size)
     flags = ((_ffi.OPEN_EXISTING if open_existing else 0)
@@ -288,7 +307,7 @@ def _create_key(size, key, backend, mode, open_existing, hugetlb, sparse):
     rc = _ffi.lib.shmlib_create(raw, size, mode, flags, out, _ffi.KEY_MAX)
     if rc < 0:
         raise from_code(rc)
-    return keys.decode(out.value), rc == _ffi.OPENED
+    return out.value, rc == _ffi.OPENED
 
 
 def create_detached(size, key=None, *, backend=None, mode=0o600,
@@ -298,8 +317,9 @@ def create_detached(size, key=None, *, backend=None, mode=0o600,
 
     Takes the arguments of create().
     """
-    key, _ = _create_key(size, key, backend, mode, open_existing, hugetlb,
+    raw, _ = _create_raw(size, key, backend, mode, open_existing, hugetlb,
                          sparse)
+    key = keys.decode(raw)
     if destroy_on_exit:
         _register_destroy_at_exit(key)
     return key
@@ -337,10 +357,11 @@ def create(size, key=None, *, backend=None, mode=0o600, open_existing=False,
     segment is the exception: it cannot outlive the processes that hold or
     map it (destroy() still lets go of this process's hold early).
     """
-    key, opened = _create_key(size, key, backend, mode, open_existing,
+    raw, opened = _create_raw(size, key, backend, mode, open_existing,
                               hugetlb, sparse)
+    key = keys.decode(raw)  # canonical: as attach() would make it
     try:
-        segment = attach(key)
+        segment = _attach(raw, key, 0)
     except BaseException:
         if not opened:  # a failed create() leaves nothing behind
             with contextlib.suppress(Error):
@@ -369,14 +390,18 @@ def attach(key, *, readonly=False, populate=False, lock=False):
     flags = ((_ffi.RDONLY if readonly else 0)
              | (_ffi.POPULATE if populate else 0)
              | (_ffi.LOCK if lock else 0))
+    return _attach(raw, keys.canonical(key), flags)
+
+
+def _attach(raw, key, flags):
+    """shmlib_attach() of a key's bytes: a Segment named `key`."""
     address = ctypes.c_void_p()
     size = ctypes.c_uint64()
-    rc = _ffi.lib.shmlib_attach(raw, None, flags, ctypes.byref(address),
-                                ctypes.byref(size))
+    rc = _ffi.lib.shmlib_attach(raw, None, flags, address, size)
     if rc < 0:
         raise from_code(rc)
-    return Segment._wrap(keys.canonical(key), address.value, size.value,
-                         bool(readonly))
+    return Segment._wrap(key, address.value, size.value,
+                         bool(flags & _ffi.RDONLY))
 
 
 def destroy(key):

@@ -18,8 +18,10 @@ from conftest import PYTHON_DIR
 
 NOBODY = 65534
 
+# shmlib imports its info module (stat) on first use: import it before
+# dropping to nobody, who may not read the interpreter's files.
 CHILD = """
-import json, sys, shmlib
+import json, sys, shmlib, shmlib.info
 import os
 os.setgid({uid}); os.setuid({uid})
 results = {{}}
