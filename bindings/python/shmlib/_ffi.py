@@ -13,7 +13,7 @@ as long as the server never calls into libshm, its workers load their own.
 
 import ctypes
 import os
-import threading
+from _thread import allocate_lock  # threading.Lock, without importing threading
 from ctypes import (POINTER, c_char, c_char_p, c_int, c_int32, c_int64,
                     c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
@@ -202,7 +202,7 @@ def _check_version(lib):
             "SHMLIB_LIBRARY at a matching one.")
 
 
-_load_lock = threading.Lock()
+_load_lock = allocate_lock()
 
 
 def __getattr__(name):

@@ -8,14 +8,13 @@
 
 import ctypes
 import os
-import re
 
 from . import _ffi, _fork
 from .errors import InvalidArgument, check, escape_char
 
 # The number syntax of the library: 0x-prefixed hex or plain decimal (leading
-# zeros are decimal too, never octal). Patterns, not compiled ones: re
-# compiles them on first use, not at `import shmlib`.
+# zeros are decimal too, never octal). Patterns: re is imported and compiles
+# them on first use, not at `import shmlib`.
 _NUMBER = r"0x[0-9a-fA-F]+|[0-9]+"
 _MEMFD = r"memfd:pid=([0-9]+),fd=([0-9]+),ino=([0-9]+)"
 
@@ -60,6 +59,8 @@ def canonical(key):
         return key
     if key.startswith("/"):
         return "posix:" + key
+    import re
+
     memfd = re.fullmatch(_MEMFD, key)
     if memfd:
         return f"memfd:pid={int(memfd[1])},fd={int(memfd[2])},ino={int(memfd[3])}"

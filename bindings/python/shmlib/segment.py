@@ -13,13 +13,12 @@ collector once the last view is gone, never before.
 """
 
 import atexit
-import contextlib
 import ctypes
 import operator
 import os
 import sys
-import threading
 import weakref
+from _thread import allocate_lock  # threading.Lock, without importing threading
 
 from . import _ffi, _fork, keys
 from .errors import (FORK_HINT, Error, Forked, InvalidArgument, NotAttached,
@@ -35,18 +34,18 @@ _live = {}
 # Guards the step from "no views" to "unmapped" against a view being made
 # meanwhile in another thread (see Segment.detach). One lock for all
 # Segments: it is held for a few bytecodes, never across a library call.
-_views_lock = threading.Lock()
+_views_lock = allocate_lock()
 
 # Keys that create(..., destroy_on_exit=True) made.
 _destroy_at_exit = set()
-_exit_lock = threading.Lock()
+_exit_lock = allocate_lock()
 
 
 def _reset_locks_in_child():
     # Another thread may have held one at the fork; it does not exist here.
     global _views_lock, _exit_lock
-    _views_lock = threading.Lock()
-    _exit_lock = threading.Lock()
+    _views_lock = allocate_lock()
+    _exit_lock = allocate_lock()
 
 
 os.register_at_fork(after_in_child=_reset_locks_in_child)
@@ -364,8 +363,10 @@ def create(size, key=None, *, backend=None, mode=0o600, open_existing=False,
         segment = _attach(raw, key, 0)
     except BaseException:
         if not opened:  # a failed create() leaves nothing behind
-            with contextlib.suppress(Error):
+            try:
                 destroy(key)
+            except Error:
+                pass
         raise
     segment._created = not opened
     if destroy_on_exit:
@@ -442,8 +443,10 @@ def _destroy_registered():
     with _exit_lock:
         pending = list(_destroy_at_exit)
     for key in pending:
-        with contextlib.suppress(NotFound):
+        try:
             destroy(key)
+        except NotFound:
+            pass
 
 
 def _reattach(key, readonly):
