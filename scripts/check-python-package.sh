@@ -93,13 +93,15 @@ case $where in
 *) fail "the installed package loaded '$where', not the wheel's libshm.so" ;;
 esac
 # Out of the tree, conftest.py finds no shmlib beside the tests: they and
-# every process they start import the installed one. The header and the
-# READMEs come along, where test_ffi.py and test_docs.py look for them.
+# every process they start import the installed one. The header, the
+# READMEs and the names of the core's packages come along, where
+# test_ffi.py and test_docs.py look for them.
 mkdir -p "$tmp/pkgtest/bindings/python" "$tmp/pkgtest/include"
 cp -r bindings/python/tests "$tmp/pkgtest/bindings/python/tests"
 cp bindings/python/README.md "$tmp/pkgtest/bindings/python/"
 cp README.md "$tmp/pkgtest/"
 cp include/shmlib.h "$tmp/pkgtest/include/"
+for dir in internal/*/; do mkdir -p "$tmp/pkgtest/$dir"; done # for the README's Layout
 if (cd "$tmp/pkgtest/bindings/python" && "$venv/bin/python" -m pytest -q -rs -p no:cacheprovider tests); then
     ok "the Python suite passes against the installed wheel"
 else

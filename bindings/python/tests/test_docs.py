@@ -37,3 +37,16 @@ def test_every_complete_key_in_the_readmes_parses():
             pass  # well-formed: it names a segment that is not (or not ours) here
         except shmlib.InvalidArgument as exc:
             pytest.fail(f"the README shows {key!r}, which the library refuses: {exc}")
+
+
+def test_the_readme_layout_names_every_package_of_the_core():
+    root = os.path.join(PYTHON_DIR, "..", "..")
+    internal = os.path.join(root, "internal")
+    if not os.path.isdir(internal):
+        pytest.skip(f"{internal} is not here: the tests were copied without the tree")
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    layout = readme[readme.index("## Layout"):]
+    for name in sorted(os.listdir(internal)):
+        if os.path.isdir(os.path.join(internal, name)):
+            assert f"internal/{name} " in layout, f"README's Layout omits internal/{name}"
