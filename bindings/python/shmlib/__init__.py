@@ -23,6 +23,8 @@ system loader path; ImportError if none loads. See README.md for numpy,
 multiprocessing (and the fork rule) and the `python3 -m shmlib` command.
 """
 
+import os as _os
+
 from . import _ffi
 from .errors import (AlreadyExists, BufferTooSmall, Busy, Corrupt,
                      EndOfStream, Error, Forked, InvalidArgument,
@@ -54,6 +56,22 @@ def __getattr__(name):
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value  # from now on a plain attribute
     return value
+
+
+def _import_the_rest():
+    # Runs before every fork(): a thread that is importing one of these when
+    # another thread forks holds the module's import lock for good in the
+    # child, which then hangs at its own first use of it. Importing them
+    # here waits for such an import to finish (a module being imported is
+    # in sys.modules already, so do not skip those); once all are imported
+    # this costs a few microseconds.
+    import importlib
+
+    for module in ("re", *{f"{__name__}.{m}" for m in _LAZY.values()}):
+        importlib.import_module(module)
+
+
+_os.register_at_fork(before=_import_the_rest)
 
 
 def __dir__():
