@@ -20,11 +20,11 @@ type Config struct {
 
 	// JetStream selects at-least-once delivery through a stream instead of
 	// core NATS's at-most-once.
-	JetStream bool
-	Stream    string // the stream's name; "" derives one from Subject
-	MemoryStorage bool // a new stream keeps its messages in memory, not in files
-	Replicas  int    // a new stream's replicas; 0 means 1
-	StartSeq  uint64 // In, JetStream: first stream sequence to deliver; 0 means from the start
+	JetStream     bool
+	Stream        string // the stream's name; "" derives one from Subject
+	MemoryStorage bool   // a new stream keeps its messages in memory, not in files
+	Replicas      int    // a new stream's replicas; 0 means 1
+	StartSeq      uint64 // In, JetStream: first stream sequence to deliver; 0 means from the start
 
 	// Window bounds what the bridge holds in memory: Out's published but
 	// not yet acknowledged NATS messages (JetStream), In's messages taken

@@ -71,6 +71,9 @@ func Connect(ctx context.Context, o ConnOptions) (*nats.Conn, error) {
 		nats.ReconnectBufSize(reconnectBuf),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // our own Close
+			}
 			if err != nil {
 				logf("disconnected from NATS: %v", err)
 			} else {

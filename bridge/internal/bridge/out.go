@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/libshm/libshm/bindings/go/shmlib"
 	"github.com/nats-io/nats.go"
@@ -61,7 +62,9 @@ func outCore(ctx context.Context, nc *nats.Conn, cfg *Config, st *Stats, ch *shm
 			if err := p.publish(ctx, endMarker(cfg.Subject)); err != nil {
 				return err
 			}
-			if err := nc.FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := nc.FlushWithContext(fctx); err != nil && ctx.Err() == nil {
 				cfg.Log("the end of the stream may not have reached the server: %v", err)
 			}
 			return nil
