@@ -289,3 +289,10 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// waitSubscribed waits until s has more subscriptions than before: a core
+// NATS message published earlier would reach nobody.
+func waitSubscribed(t testing.TB, s *server.Server, before uint32) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the in bridge to subscribe", func() bool { return s.NumSubscriptions() > before })
+}

@@ -3,15 +3,18 @@ package bridge
 import (
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // pipeline is channel -> Out -> NATS -> In -> channel, both bridges in
 // this process, each with a connection of its own.
 type pipeline struct {
-	src, dst string // the channels' keys
-	out, in  *running
-	outLog   *logs
-	inLog    *logs
+	src, dst    string // the channels' keys
+	out, in     *running
+	outNC, inNC *nats.Conn
+	outLog      *logs
+	inLog       *logs
 }
 
 func newPipeline(t *testing.T, servers string, cfg Config, srcCap, dstCap uint64) *pipeline {
@@ -19,10 +22,12 @@ func newPipeline(t *testing.T, servers string, cfg Config, srcCap, dstCap uint64
 		outLog: newLogs(t, "out"), inLog: newLogs(t, "in")}
 	in := cfg
 	in.Channel, in.Log = p.dst, p.inLog.logf
-	p.in = start(t, In, connect(t, servers, p.inLog), in)
+	p.inNC = connect(t, servers, p.inLog)
+	p.in = start(t, In, p.inNC, in)
 	out := cfg
 	out.Channel, out.Log = p.src, p.outLog.logf
-	p.out = start(t, Out, connect(t, servers, p.outLog), out)
+	p.outNC = connect(t, servers, p.outLog)
+	p.out = start(t, Out, p.outNC, out)
 	return p
 }
 
