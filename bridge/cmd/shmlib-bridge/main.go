@@ -68,6 +68,10 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Channel, cfg.Subject = pos[0], pos[1]
+	if err := cfg.Check(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return 2
+	}
 	if conn.Servers == "" {
 		conn.Servers = envOr("NATS_URL", "nats://127.0.0.1:4222")
 	}

@@ -57,6 +57,12 @@ const (
 	defaultPoll        = 100 * time.Millisecond
 )
 
+// Check says what is wrong with c, before any connection is made.
+func (c *Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c *Config) withDefaults() (Config, error) {
 	o := *c
 	if o.Channel == "" {
