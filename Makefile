@@ -27,13 +27,14 @@ C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard binding
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 STRESS     := $(patsubst bindings/c/stress/%.c,$(BUILD)/stress/%,$(wildcard bindings/c/stress/*.c))
 
-.PHONY: all lib demo test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
+.PHONY: all lib demo demo-bridge bridge-bin test-bridge test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
 
 all: lib
 
 help:
 	@echo "make            build $(LIB) (same as make lib)"
 	@echo "make demo       the main job: a C -> Python/numpy -> C pipeline over channels, against pipes"
+	@echo "make demo-bridge the same frames C -> NATS -> Python, through two shmlib-bridges (bridge/)"
 	@echo "make test       every suite (Go core and binding -race, ABI, C, Python, cross-language, stress, install)"
 	@echo "                in a private /dev/shm; fails on leaked segments; ends with 'N passed, M failed'"
 	@echo "make bench      benchmarks against raw syscalls and the Python stdlib -> $(BUILD)/bench.json"
@@ -89,9 +90,19 @@ $(BUILD)/bench/%: bench/%.c $(LIB) include/shmlib.h
 demo: lib $(C_EXAMPLES)
 	@scripts/demo.sh
 
+# bridge/ is a Go module of its own (NATS stays out of libshm.so and the
+# core); go fetches its modules from the proxy on first use.
+BRIDGE_BIN := $(BUILD)/bridge
+bridge-bin:
+	@mkdir -p $(BRIDGE_BIN)
+	cd bridge && CGO_ENABLED=0 $(GO) build -trimpath -o $(abspath $(BRIDGE_BIN))/ ./cmd/shmlib-bridge ./cmd/shmlib-natsd
+
+demo-bridge: lib $(C_EXAMPLES) bridge-bin
+	@scripts/demo-bridge.sh
+
 # The suites make test runs, in order; each is a rule test-NAME below.
 # EXTRA_SUITES adds more: CI adds "package" (.ci/run).
-TEST_SUITES := go abi c python cross stress install
+TEST_SUITES := go abi c python cross stress install bridge
 EXTRA_SUITES ?=
 
 # Every suite runs, in a /dev/shm and System V table of its own when the
@@ -108,6 +119,11 @@ test-go:
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -count=1 -p 1 ./internal/... ./bindings/go/...
 	CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -count=1 -p 1 ./bindings/go/...
+
+# In-process NATS servers on 127.0.0.1; about 10 s.
+test-bridge:
+	cd bridge && $(GO) vet ./...
+	cd bridge && CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -count=1 ./...
 
 test-abi: lib
 	scripts/abicheck.sh $(LIB) include/shmlib.h
