@@ -95,7 +95,7 @@ demo: lib $(C_EXAMPLES)
 BRIDGE_BIN := $(BUILD)/bridge
 bridge-bin:
 	@mkdir -p $(BRIDGE_BIN)
-	cd bridge && CGO_ENABLED=0 $(GO) build -trimpath -o $(abspath $(BRIDGE_BIN))/ ./cmd/shmlib-bridge ./cmd/shmlib-natsd
+	cd bridge && CGO_ENABLED=0 $(GO) build -trimpath -o $(abspath $(BRIDGE_BIN))/ ./cmd/...
 
 demo-bridge: lib $(C_EXAMPLES) bridge-bin
 	@scripts/demo-bridge.sh
@@ -160,7 +160,7 @@ test-install: lib
 test-package:
 	PYTHON=$(PYTHON) scripts/check-python-package.sh
 
-bench: lib $(C_BENCH)
+bench: lib $(C_BENCH) bridge-bin
 	$(PYTHON) bench/run.py $(BUILD)
 
 # Key strings and channel records are what other processes hand us; fuzz

@@ -27,6 +27,11 @@ Runs, all in one go so the numbers share the machine's mood:
   bindings/python/bench/bench_py.py, if it exists: its JSON list of entries
                   (py.*: the binding against multiprocessing.shared_memory, and
                   against the same cycle from C measured above; py.import).
+  bridge.nats.64B, bridge.nats.1MiB   build/bridge/shmlib-bridge-bench
+                  (bridge/cmd/shmlib-bridge-bench): MB/s through channel ->
+                  shmlib-bridge out -> NATS -> shmlib-bridge in -> channel,
+                  against a plain nats.go publisher and subscriber; target
+                  >= 0.8x.
 
 Prints a table and writes BUILD/bench.json, a list of entries:
   name, value, unit, baseline, baseline_value, ratio (= value / baseline_value,
@@ -253,15 +258,15 @@ def build_go_empty(outdir):
     return outdir / "libgoempty.so"
 
 
-def python_entries(script, c_entries):
-    """The entries bench_py.py prints, as a JSON list. An entry whose
+def json_entries(cmd, what, timeout, c_entries=()):
+    """The entries a benchmark program prints, as a JSON list. An entry whose
     baseline is "c" and has no value compares with the C entry of the same
     name without "py." (py.lifecycle.posix: lifecycle.posix), measured here
     in the same run."""
     try:
-        entries = json.loads(run_checked([sys.executable, script], script.name, timeout=180))
+        entries = json.loads(run_checked(cmd, what, timeout=timeout))
     except ValueError as e:
-        fail(f"{script.name} printed no JSON list: {e}")
+        fail(f"{what} printed no JSON list: {e}")
         return []
     from_c = {e["name"]: e["value"] for e in c_entries}
     for e in entries:
@@ -372,7 +377,15 @@ def main():
     py_bench = ROOT / "bindings/python/bench/bench_py.py"
     if py_bench.exists():
         print(f"bench: {py_bench.relative_to(ROOT)} ...", file=sys.stderr)
-        entries += python_entries(py_bench, entries)
+        entries += json_entries([sys.executable, py_bench], py_bench.name, 180, entries)
+
+    # shmlib-bridge against plain NATS (bridge/, built by `make bridge-bin`).
+    bridge_bench = build / "bridge" / "shmlib-bridge-bench"
+    if bridge_bench.exists():
+        print("bench: shmlib-bridge over NATS ...", file=sys.stderr)
+        entries += json_entries([bridge_bench], bridge_bench.name, 300)
+    else:
+        fail(f"{bridge_bench} is missing: `make bench` builds it (make bridge-bin)")
 
     print()
     print_table(entries)

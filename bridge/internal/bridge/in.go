@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/libshm/libshm/bindings/go/shmlib"
 	"github.com/nats-io/nats.go"
@@ -100,44 +103,64 @@ func (p *producer) drop(format string, args ...any) {
 	p.cfg.Log("subject %s: "+format, append([]any{p.cfg.Subject}, args...)...)
 }
 
-// inCore is core NATS mode: a subscription whose pending messages nats.go
-// bounds to the window.
+// inCore is core NATS mode: a subscription whose handler produces into the
+// channel, and whose pending messages nats.go bounds to the window (an
+// asynchronous subscription: a synchronous one has a fixed queue of its own).
 func inCore(ctx context.Context, nc *nats.Conn, cfg *Config, p *producer) error {
-	sub, err := nc.SubscribeSync(cfg.Subject)
+	done := make(chan error, 1)
+	finish := func(err error) {
+		select {
+		case done <- err:
+		default:
+		}
+	}
+	// The handler runs holding mu, and does nothing once over is set: In
+	// must not return, closing the channel, while it produces.
+	var mu sync.Mutex
+	var over atomic.Bool
+	sub, err := nc.Subscribe(cfg.Subject, func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if over.Load() {
+			return
+		}
+		p.st.Parts.Add(1)
+		err := p.put(ctx, m.Header, m.Data, nil)
+		if errors.Is(err, errEnd) || ctx.Err() != nil {
+			over.Store(true)
+			finish(nil)
+		} else if err != nil {
+			over.Store(true)
+			finish(err)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", cfg.Subject, err)
 	}
-	defer sub.Unsubscribe()
+	defer func() {
+		over.Store(true)
+		sub.Unsubscribe()
+		mu.Lock() // a handler running (until ctx's end) has returned
+		mu.Unlock()
+	}()
 	if err := sub.SetPendingLimits(cfg.Window, cfg.WindowBytes); err != nil {
 		return err
 	}
 	var dropped int
+	tick := time.NewTicker(cfg.Poll)
+	defer tick.Stop()
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return nil
-		}
-		if errors.Is(err, nats.ErrSlowConsumer) {
+		case err := <-done:
+			return err
+		case <-tick.C:
 			if n, _ := sub.Dropped(); n > dropped {
 				cfg.Log("subject %s: the channel was full and core NATS does not wait: %d messages dropped "+
 					"(JetStream mode waits instead)", cfg.Subject, n-dropped)
 				dropped = n
 			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("subscription to %s: %w", cfg.Subject, err)
-		}
-		p.st.Parts.Add(1)
-		err = p.put(ctx, m.Header, m.Data, nil)
-		if errors.Is(err, errEnd) {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
 		}
 	}
 }
