@@ -114,9 +114,11 @@ func run() error {
 			BaselineValue: median(base), Target: 0.8, Better: "higher", Runs: br, BaselineRuns: base,
 			Notes: fmt.Sprintf("MB/s (10^6 bytes/s) of %d messages of %d bytes, first send to last receive, "+
 				"one process, an embedded nats-server on 127.0.0.1, core NATS; shmlib-bridge: a goroutine "+
-				"sends each message into a channel (shmlib Go binding, Send), Out publishes it, In produces it "+
-				"into a second channel, a goroutine receives it (Recv); nats.go: a connection publishes the "+
-				"same messages, another's SubscribeSync receives them (NextMsg); median of %d interleaved runs",
+				"commits each message in place into a channel (shmlib Go binding, Reserve/Commit, as "+
+				"frame_producer does), Out publishes it, In produces it into a second channel, a goroutine "+
+				"takes it in place (Peek/Release, as numpy_stage does); nats.go: a connection publishes a "+
+				"buffer of that size, another's SubscribeSync receives it (NextMsg); neither side writes or "+
+				"reads the bytes; median of %d interleaved runs",
 				c.count, c.size, runs),
 		})
 	}
@@ -220,7 +222,6 @@ func bridged(url string, size, count, run int) (float64, error) {
 	// The In bridge subscribes before the first message is published: it
 	// has once its producer end is taken (it subscribes right after).
 	time.Sleep(200 * time.Millisecond)
-	msg := make([]byte, size)
 	t0 := time.Now()
 	go func() {
 		tx, err := shmlib.OpenChannel(keys[0], shmlib.Producer)
@@ -230,16 +231,22 @@ func bridged(url string, size, count, run int) (float64, error) {
 		}
 		defer tx.Close()
 		for i := 0; i < count; i++ {
-			if err := tx.Send(msg, 10*time.Second); err != nil {
+			if _, err := tx.Reserve(size, 10*time.Second); err != nil {
+				errs <- err
+				return
+			}
+			if err := tx.Commit(size); err != nil {
 				errs <- err
 				return
 			}
 		}
 	}()
-	buf := make([]byte, rx.MaxMessage())
 	total := 0
 	for i := 0; i < count; i++ {
-		n, err := rx.Recv(buf, 10*time.Second)
+		m, err := rx.Peek(10 * time.Second)
+		if err == nil {
+			err = rx.Release()
+		}
 		if err != nil {
 			select {
 			case e := <-errs:
@@ -248,7 +255,7 @@ func bridged(url string, size, count, run int) (float64, error) {
 			}
 			return 0, fmt.Errorf("after %d messages: %w", i, err)
 		}
-		total += n
+		total += len(m)
 	}
 	v := mbps(total, time.Since(t0))
 	// Both bridges end by themselves with the end of the stream.
