@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libshm/libshm/bindings/go/shmlib"
 	"github.com/libshm/libshm/bridge/internal/bridge"
 )
 
@@ -71,6 +72,14 @@ func run(args []string, stderr io.Writer) int {
 	if err := cfg.Check(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return 2
+	}
+	// A channel that is not there is said at once, not after a server is found.
+	if info, err := shmlib.Stat(cfg.Channel); err != nil || !info.Channel {
+		if err == nil {
+			err = fmt.Errorf("%s is a segment, not a channel", info.Key)
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return 1
 	}
 	if conn.Servers == "" {
 		conn.Servers = envOr("NATS_URL", "nats://127.0.0.1:4222")
