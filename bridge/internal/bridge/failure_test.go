@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,31 +68,73 @@ func TestJetStreamServerRestart(t *testing.T) {
 	}
 }
 
-// Three servers in a cluster; the one the Out bridge is connected to is
-// killed mid-stream. Core NATS may lose what was in flight, but what
-// arrives is whole and in order, and delivery goes on to the end.
-func TestClusterServerKilled(t *testing.T) {
+// startCluster runs three servers that route to each other, with
+// JetStream if js, and waits until they see each other.
+func startCluster(t *testing.T, js bool) ([]*server.Server, []string) {
+	// The route ports are chosen first: with JetStream, a server is ready
+	// for clients only once it has met the others.
+	var routes []string
+	for i := 0; i < 3; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, "nats://"+l.Addr().String())
+		l.Close()
+	}
 	var servers []*server.Server
-	var urls []string
 	for i := 0; i < 3; i++ {
 		o := serverOpts()
-		o.ServerName = fmt.Sprintf("s%d", i)
-		o.Cluster = server.ClusterOpts{Name: "bridge-test", Host: "127.0.0.1", Port: -1}
-		if i > 0 {
-			o.Routes = server.RoutesFromStr("nats://" + servers[0].ClusterAddr().String())
+		if js {
+			o = jsOpts(t, "")
 		}
-		s := startServer(t, o)
+		o.ServerName = fmt.Sprintf("s%d", i)
+		port, _ := strconv.Atoi(routes[i][strings.LastIndex(routes[i], ":")+1:])
+		o.Cluster = server.ClusterOpts{Name: "bridge-test", Host: "127.0.0.1", Port: port}
+		o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		s, err := server.NewServer(o)
+		if err != nil {
+			t.Fatalf("nats server: %v", err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 		servers = append(servers, s)
+	}
+	var urls []string
+	for _, s := range servers {
+		if !s.ReadyForConnections(20 * time.Second) {
+			t.Fatal("a nats server of the cluster did not start within 20 s")
+		}
 		urls = append(urls, s.ClientURL())
 	}
-	waitFor(t, 10*time.Second, "the cluster to form", func() bool {
+	waitFor(t, 20*time.Second, "the cluster to form", func() bool {
 		for _, s := range servers {
-			if s.NumRoutes() < 2 {
+			if s.NumRoutes() < 2 || (js && !s.JetStreamIsCurrent()) {
 				return false
 			}
 		}
 		return true
 	})
+	return servers, urls
+}
+
+// killConnected shuts down the server of urls that nc is connected to.
+func killConnected(t *testing.T, servers []*server.Server, urls []string, nc *nats.Conn) int {
+	for i, u := range urls {
+		if u == nc.ConnectedUrl() {
+			servers[i].Shutdown()
+			return i
+		}
+	}
+	t.Fatalf("connected to %s, none of %v", nc.ConnectedUrl(), urls)
+	return -1
+}
+
+// Three servers in a cluster; the one the Out bridge is connected to is
+// killed mid-stream. Core NATS may lose what was in flight, but what
+// arrives is whole and in order, and delivery goes on to the end.
+func TestClusterServerKilled(t *testing.T) {
+	servers, urls := startCluster(t, false)
 	p := newPipeline(t, strings.Join(urls, ","), Config{Subject: "test.cluster", Window: 100000, WindowBytes: 256 << 20}, 256<<10, 256<<10)
 
 	const n = 1500
@@ -111,17 +154,8 @@ func TestClusterServerKilled(t *testing.T) {
 	go func() { seen, err := consume(p.dst, n, size, false, nil); cres <- result{seen, err} }()
 
 	waitFor(t, 30*time.Second, "a third of the stream", func() bool { return produced.Load() >= n/3 })
-	victim := -1
-	for i, u := range urls {
-		if u == p.outNC.ConnectedUrl() {
-			victim = i
-		}
-	}
-	if victim < 0 {
-		t.Fatalf("the out bridge is connected to %s, none of %v", p.outNC.ConnectedUrl(), urls)
-	}
 	killedAt := produced.Load()
-	servers[victim].Shutdown()
+	victim := killConnected(t, servers, urls, p.outNC)
 	t.Logf("killed server %d at message %d", victim, killedAt)
 
 	var r result
@@ -149,6 +183,54 @@ func TestClusterServerKilled(t *testing.T) {
 		t.Errorf("only %d messages after the kill arrived, want at least %d", after, want)
 	}
 	t.Logf("%d of %d messages arrived; %d lost around the kill", len(r.seen), n, n-len(r.seen))
+}
+
+// The same with JetStream and a stream of three replicas: nothing is lost
+// or doubled when the server the Out bridge uses is killed.
+func TestJetStreamClusterServerKilled(t *testing.T) {
+	servers, urls := startCluster(t, true)
+	p := newPipeline(t, strings.Join(urls, ","), Config{Subject: "test.jscluster", JetStream: true,
+		MemoryStorage: true, Replicas: 3, Window: 32}, 256<<10, 256<<10)
+
+	js, err := jetstream.New(p.inNC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the stream and its leader", func() bool {
+		st, err := js.Stream(context.Background(), StreamName("test.jscluster"))
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background())
+		return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && len(info.Cluster.Replicas) == 2
+	})
+	const n = 600
+	size := func(i uint64) int { return 8 + int(i*37)%2000 }
+	var produced atomic.Int64
+	pace := func(i uint64) {
+		produced.Store(int64(i))
+		time.Sleep(time.Millisecond)
+	}
+	perr := make(chan error, 1)
+	go func() { perr <- produce(p.src, n, size, pace) }()
+	cerr := make(chan error, 1)
+	go func() { _, err := consume(p.dst, n, size, true, nil); cerr <- err }()
+
+	waitFor(t, 30*time.Second, "a third of the stream", func() bool { return produced.Load() >= n/3 })
+	victim := killConnected(t, servers, urls, p.outNC)
+	t.Logf("killed server %d at message %d (%d acknowledged, %d taken by in)", victim, produced.Load(),
+		p.out.st.Messages.Load(), p.in.st.Parts.Load())
+	select {
+	case err := <-cerr:
+		if err != nil {
+			t.Fatalf("consumer: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the consumer saw no end of the stream within 60 s")
+	}
+	if err := <-perr; err != nil {
+		t.Fatalf("producer: %v", err)
+	}
 }
 
 // A full channel on the In side stops the bridge taking messages from the

@@ -187,7 +187,11 @@ func inJS(ctx context.Context, nc *nats.Conn, cfg *Config, p *producer) error {
 	if err != nil {
 		return fmt.Errorf("stream %s: consumer: %w", cfg.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(cfg.Window, cfg.WindowBytes))
+	// Short pulls with heartbeats: when the server that holds the consumer
+	// dies, a missing heartbeat makes the ordered consumer start again on
+	// another within seconds (by default it would take half a minute).
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(cfg.Window, cfg.WindowBytes),
+		jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullExpiry/5))
 	if err != nil {
 		return fmt.Errorf("stream %s: consumer: %w", cfg.Stream, err)
 	}
@@ -232,6 +236,9 @@ func inJS(ctx context.Context, nc *nats.Conn, cfg *Config, p *producer) error {
 		}
 	}
 }
+
+// pullExpiry is how long one pull request of In lasts.
+const pullExpiry = 5 * time.Second
 
 // resumeHint tells, at a shutdown, where a new In bridge should start.
 func (p *producer) resumeHint(last uint64) {

@@ -59,16 +59,25 @@ func findOrMakeStream(ctx context.Context, js jetstream.JetStream, cfg *Config) 
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", cfg.Stream, err)
 	}
-	if subjects := s.CachedInfo().Config.Subjects; !slices.Contains(subjects, cfg.Subject) {
-		return fmt.Errorf("stream %s takes subjects %q, not %q: name another stream", cfg.Stream, subjects, cfg.Subject)
+	info := s.CachedInfo()
+	if !slices.Contains(info.Config.Subjects, cfg.Subject) {
+		return fmt.Errorf("stream %s takes subjects %q, not %q: name another stream", cfg.Stream, info.Config.Subjects, cfg.Subject)
+	}
+	if info.Cluster != nil && info.Cluster.Leader == "" {
+		return errNoLeader
 	}
 	return nil
 }
+
+// errNoLeader: a replicated stream that has not elected its leader yet
+// takes no messages; the bridge waits for it.
+var errNoLeader = errors.New("no leader elected yet")
 
 // transient says whether err may go away by itself: the server not
 // answering, rather than refusing.
 func transient(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, errNoLeader)
 }
