@@ -114,9 +114,10 @@ func Connect(ctx context.Context, o ConnOptions) (*nats.Conn, error) {
 // connection is down.
 const reconnectBuf = 32 << 20
 
-// waitConnected waits until nc is connected, saying once that it waits.
+// waitConnected waits until nc is connected, saying once that it waits,
+// and each new reason it is refused (bad credentials, say).
 func waitConnected(ctx context.Context, nc *nats.Conn, logf func(string, ...any), servers string) error {
-	said := false
+	said, last := false, ""
 	for !nc.IsConnected() {
 		if nc.IsClosed() {
 			if err := nc.LastError(); err != nil {
@@ -127,6 +128,10 @@ func waitConnected(ctx context.Context, nc *nats.Conn, logf func(string, ...any)
 		if !said {
 			logf("waiting for a NATS server at %s", servers)
 			said = true
+		}
+		if err := nc.LastError(); err != nil && err.Error() != last {
+			last = err.Error()
+			logf("NATS: %s", last)
 		}
 		select {
 		case <-ctx.Done():
