@@ -22,7 +22,7 @@ func TestConnectSaysWhyRefused(t *testing.T) {
 	}
 	// nats.go gives up at once on some refusals (the error says why) and
 	// retries on others (a log line says why while it waits).
-	said := strings.ToLower(err.Error() + "\n" + strings.Join(l.lines, "\n"))
+	said := strings.ToLower(err.Error() + "\n" + l.all())
 	if !strings.Contains(said, "authorization violation") {
 		t.Errorf("neither the error (%v) nor a log line says the server refused the credentials", err)
 	}

@@ -105,6 +105,13 @@ func (l *logs) logf(format string, args ...any) {
 	l.t.Logf("%s: %s", l.name, line)
 }
 
+// all returns every line so far, one string.
+func (l *logs) all() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
 // find returns the first line that contains s, or "".
 func (l *logs) find(s string) string {
 	l.mu.Lock()
