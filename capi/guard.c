@@ -17,6 +17,7 @@
 #include "shmlib.h"
 #include "_cgo_export.h"
 #include "guard.h"
+#include "chan.h"
 
 static volatile int in_forked_child;
 
@@ -75,9 +76,6 @@ static int refuse_low(const char *op, int code, const char *what)
                               "a pointer argument points to memory that cannot be accessed"); \
     } while (0)
 
-/* The channel data calls may wait in Go when given a timeout. */
-#define CHAN_KIND(timeout_ns) ((timeout_ns) != 0 ? LIBSHM_GO_CHAN_WAIT : LIBSHM_GO_INSTANT)
-
 unsigned int shmlib_version(void)
 {
     if (in_forked_child)
@@ -110,6 +108,8 @@ const char *shmlib_strerror(int code)
     case SHMLIB_ECORRUPT:     return "corrupt channel";
     case SHMLIB_EBUSY:        return "busy";
     case SHMLIB_EMSGSIZE:     return "message too large";
+    case SHMLIB_EINTR:        return "interrupted by a signal";
+    case SHMLIB_EWOKEN:       return "woken by another thread";
     }
     return "unknown error code";
 }
@@ -198,40 +198,40 @@ int shmlib_chan_send(shmlib_chan_t chan, const void *buf, size_t len, int64_t ti
 {
     GUARD("chan_send");
     POINTERS("chan_send", len > 0 && low(buf));
-    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_send(chan, (void *)buf, len, timeout_ns));
+    return libshm_chan_send(chan, buf, len, timeout_ns);
 }
 
 int shmlib_chan_reserve(shmlib_chan_t chan, size_t len, int64_t timeout_ns, void **out_ptr)
 {
     GUARD("chan_reserve");
     POINTERS("chan_reserve", low(out_ptr));
-    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_reserve(chan, len, timeout_ns, out_ptr));
+    return libshm_chan_reserve(chan, len, timeout_ns, out_ptr);
 }
 
 int shmlib_chan_commit(shmlib_chan_t chan, size_t len)
 {
     GUARD("chan_commit");
-    return INTO_GO(LIBSHM_GO_INSTANT, shmlib_go_chan_commit(chan, len));
+    return libshm_chan_commit(chan, len);
 }
 
 int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns)
 {
     GUARD("chan_recv");
     POINTERS("chan_recv", (cap > 0 && low(buf)) || low(out_len));
-    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_recv(chan, buf, cap, out_len, timeout_ns));
+    return libshm_chan_recv(chan, buf, cap, out_len, timeout_ns);
 }
 
 int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_ptr, size_t *out_len)
 {
     GUARD("chan_peek");
     POINTERS("chan_peek", low(out_ptr) || low(out_len));
-    return INTO_GO(CHAN_KIND(timeout_ns), shmlib_go_chan_peek(chan, timeout_ns, (void **)out_ptr, out_len));
+    return libshm_chan_peek(chan, timeout_ns, out_ptr, out_len);
 }
 
 int shmlib_chan_release(shmlib_chan_t chan)
 {
     GUARD("chan_release");
-    return INTO_GO(LIBSHM_GO_INSTANT, shmlib_go_chan_release(chan));
+    return libshm_chan_release(chan);
 }
 
 int shmlib_memfd_send(int sock, const char *key)
@@ -253,6 +253,13 @@ int shmlib_reap(uint32_t flags, shmlib_stat_t *out_items, size_t capacity, size_
     GUARD("reap");
     POINTERS("reap", low(out_items) || low(out_count));
     return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_reap(flags, out_items, capacity, out_count));
+}
+
+/* The data-plane forwarders above and this one call C (chan_*.c), never Go. */
+int shmlib_chan_wake(shmlib_chan_t chan)
+{
+    GUARD("chan_wake");
+    return libshm_chan_wake(chan);
 }
 
 int shmlib_chan_handover(shmlib_chan_t chan)

@@ -241,6 +241,8 @@ const char *shmlib_version_string(void);
 #define SHMLIB_ECORRUPT     -16   /* the channel's shared state is inconsistent (scribbled on) */
 #define SHMLIB_EBUSY        -17   /* that end is held by a live process, or in use by another thread */
 #define SHMLIB_EMSGSIZE     -18   /* a message larger than the channel carries */
+#define SHMLIB_EINTR        -19   /* a signal ended a wait (only on ends opened with SHMLIB_CHAN_EINTR) */
+#define SHMLIB_EWOKEN       -20   /* another thread ended a wait: shmlib_chan_wake, or a close or handover of the end */
 
 /* Returned by shmlib_create() with SHMLIB_OPEN_EXISTING when the segment was
  * already there and has been opened, not created. Not an error. */
@@ -631,10 +633,61 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  * (SHMLIB_ETIMEDOUT at once if the call cannot proceed), SHMLIB_WAIT_FOREVER
  * (-1, or any negative value) waits as long as it takes, and a positive
  * value waits at most that many nanoseconds. A waiter spins briefly, then
- * sleeps on a futex in the segment: an idle waiter uses no CPU. If the
- * process holding the other end dies, a waiting call returns SHMLIB_EPEER
- * within about 100 ms (after the consumer has received everything the
- * producer committed).
+ * sleeps on a futex in the segment, waking every 100 ms to look at its
+ * peer: an idle waiter uses almost no CPU. If the process holding the other
+ * end dies, a waiting call returns SHMLIB_EPEER within about 100 ms (after
+ * the consumer has received everything the producer committed).
+ *
+ * The data plane (send, reserve, commit, recv, peek, release, wake, and
+ * every wait) is C code that never enters the Go runtime inside libshm: a
+ * thread waiting in a channel runs on its own stack, like any C library
+ * call, whatever signal handlers the host installs.
+ *
+ * Ending a wait from elsewhere:
+ *   - shmlib_chan_wake(chan) from another thread ends the wait in flight on
+ *     that handle, or the next one, with SHMLIB_EWOKEN.
+ *   - shmlib_chan_close or shmlib_chan_handover from another thread ends
+ *     the wait in flight with SHMLIB_EWOKEN, then closes the end; the
+ *     handle is invalid after (SHMLIB_EINVAL).
+ *   - Signals: by default a signal handler runs and the wait goes on. Open
+ *     the end with SHMLIB_CHAN_EINTR or'ed into `end` and a signal whose
+ *     handler runs while the call sleeps ends it with SHMLIB_EINTR (one that
+ *     lands during the brief spin before the sleep does not).
+ *   - Cancellation: a waiting call is a cancellation point. A deferred
+ *     pthread_cancel is acted on when the sleep it interrupts ends (at
+ *     once, since the cancel signal ends it); the end is given back first,
+ *     so the handle stays usable from another thread. Calls that do not
+ *     wait are not cancellation points.
+ *   - A thread that dies inside a call in any other way (asynchronous
+ *     cancel, pthread_exit from a signal handler) leaves the handle marked
+ *     busy: other threads get SHMLIB_EBUSY, but shmlib_chan_close and
+ *     shmlib_chan_handover see that the thread is gone and still work, and
+ *     a process that dies frees its ends for the next opener.
+ *
+ * Liveness, across containers: whether the holder of an end still runs is
+ * judged by facts the kernel keeps for every pid namespace, so peers may
+ * sit in different containers over one /dev/shm. On POSIX and memfd
+ * channels each end's holder keeps an OFD lock (F_OFD_SETLK) on one byte of
+ * the segment's file for as long as the end is open; the kernel drops it
+ * when the holder dies, and anyone can ask whether it is held. An end is
+ * taken over only when its lock is free, and SHMLIB_EPEER is reported only
+ * then. (A child forked without exec shares the descriptor, so an end stays
+ * held until such children exit too.) System V segments have no file, so
+ * there liveness is judged by pid and start time, and only when the holder
+ * runs in the caller's pid namespace: a holder in another one is never
+ * taken over (SHMLIB_EBUSY) nor reported dead. Use POSIX or memfd channels
+ * across pid namespaces.
+ *
+ * Truncation: a peer that truncates a POSIX channel's file (ftruncate on
+ * /dev/shm/NAME) pulls the pages from under every mapping. The next touch
+ * of the ring, by libshm or by you through a pointer from reserve or peek,
+ * raises SIGBUS in the calling thread, as for any file mapped in C; libshm
+ * does not take over your SIGBUS handler to turn it into an error, so
+ * unless the program handles SIGBUS the process dies. Against peers you do
+ * not trust, use memfd channels ("memfd:"): they are sealed
+ * (F_SEAL_SHRINK), so nobody can truncate them. System V segments cannot
+ * be truncated. Control-plane calls (open, close, handover) still turn
+ * such a fault into SHMLIB_EFAULT.
  *
  * Distrust: any process that attaches the segment can write anywhere in
  * it. libshm checks every length and offset it reads from the shared state
@@ -642,8 +695,9 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  *
  * Threads: a handle may be used from any thread, but by one thread at a
  * time; a call made while another is in flight on the same handle fails
- * with SHMLIB_EBUSY (shmlib_chan_max_message excepted). Different handles
- * are independent.
+ * with SHMLIB_EBUSY (shmlib_chan_max_message, shmlib_chan_wake,
+ * shmlib_chan_close and shmlib_chan_handover excepted: see "Ending a
+ * wait"). Different handles are independent.
  */
 
 /* An open end of a channel. 0 is never a valid handle. */
@@ -651,6 +705,9 @@ typedef uint64_t shmlib_chan_t;
 
 #define SHMLIB_CHAN_PRODUCER 1
 #define SHMLIB_CHAN_CONSUMER 2
+/* Or'ed into the end given to shmlib_chan_open: a signal ends a wait on
+ * this end with SHMLIB_EINTR (see "Ending a wait" above). */
+#define SHMLIB_CHAN_EINTR 0x100
 
 #define SHMLIB_WAIT_FOREVER ((int64_t)-1)
 
@@ -668,8 +725,10 @@ int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32
 
 /*
  * Attaches the channel named by key and takes one end of it
- * (SHMLIB_CHAN_PRODUCER or SHMLIB_CHAN_CONSUMER); *out_chan receives the
- * handle, to be closed with shmlib_chan_close.
+ * (SHMLIB_CHAN_PRODUCER or SHMLIB_CHAN_CONSUMER, optionally or'ed with
+ * SHMLIB_CHAN_EINTR); *out_chan receives the handle, to be closed with
+ * shmlib_chan_close. On POSIX and memfd channels the end keeps a
+ * descriptor of the segment's file open (close-on-exec) for its lock.
  *
  * Errors: those of shmlib_attach; SHMLIB_EINVAL (bad end, NULL out_chan, or
  * the segment is not a channel); SHMLIB_EBUSY (the end is held by a live
@@ -683,10 +742,13 @@ int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan);
  * Leaves the end and detaches the channel; the handle is invalid after.
  * Closing the producer ends the stream. A pending reservation is dropped;
  * a held message is not released, so the next consumer receives it again.
- * The segment itself lives on until shmlib_destroy.
+ * The segment itself lives on until shmlib_destroy. A call in flight on
+ * the handle in another thread is ended first (a wait returns
+ * SHMLIB_EWOKEN); close waits for it to return, and do not use pointers
+ * from reserve or peek after it.
  *
- * Errors: SHMLIB_EINVAL (not an open handle), SHMLIB_EBUSY (another thread
- * is in a call on this handle).
+ * Errors: SHMLIB_EINVAL (not an open handle, or another thread is closing
+ * it).
  */
 int shmlib_chan_close(shmlib_chan_t chan);
 
@@ -696,10 +758,11 @@ int shmlib_chan_close(shmlib_chan_t chan);
  * another process to open (as it would take over a dead holder's). A
  * pending reservation is dropped; a held message is delivered again to the
  * next holder. The handle is invalid after. (The Python binding does this
- * when a Channel is pickled to a worker process.)
+ * when a Channel is pickled to a worker process.) A call in flight in
+ * another thread is ended first, as for shmlib_chan_close.
  *
- * Errors: SHMLIB_EINVAL (not an open handle), SHMLIB_EBUSY (another thread
- * is in a call on this handle).
+ * Errors: SHMLIB_EINVAL (not an open handle, or another thread is closing
+ * it).
  */
 int shmlib_chan_handover(shmlib_chan_t chan);
 
@@ -774,6 +837,16 @@ int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_pt
  * SHMLIB_EBUSY.
  */
 int shmlib_chan_release(shmlib_chan_t chan);
+
+/*
+ * Ends the wait in flight on chan in another thread, or if none, the next
+ * wait on it, with SHMLIB_EWOKEN (one wait per wake; calls that need not
+ * wait do not use it up). Safe to call from any thread at any time,
+ * including while another thread closes the handle; never waits itself.
+ *
+ * Errors: SHMLIB_EINVAL (not an open handle, or being closed).
+ */
+int shmlib_chan_wake(shmlib_chan_t chan);
 
 #ifdef __cplusplus
 }

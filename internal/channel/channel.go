@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/libshm/libshm/internal/segment"
 )
@@ -32,6 +35,7 @@ type Chan struct {
 	end      End
 	key      string
 	mapping  segment.Mapping
+	lockFd   int // the segment's file, OFD-locked at this end's byte; -1 on System V
 	s        shared
 	capacity uint64 // local copies: never re-read from shared memory
 	maxMsg   uint64
@@ -117,12 +121,26 @@ func Open(key string, end End) (*Chan, error) {
 	if err != nil {
 		return nil, relabel(err, op)
 	}
-	c := &Chan{end: end, key: m.Key, mapping: m, s: shared{m.Addr}, spin: spinStart}
-	if err := c.join(); err != nil {
+	fd, err := segment.OpenFile(m)
+	if err != nil {
 		segment.Unmap(m)
+		return nil, relabel(err, op)
+	}
+	c := &Chan{end: end, key: m.Key, mapping: m, lockFd: fd, s: shared{m.Addr}, spin: spinStart}
+	if err := c.join(); err != nil {
+		c.unmap()
 		return nil, err
 	}
 	return c, nil
+}
+
+// unmap ends the mapping and closes the lock file (dropping the lock).
+func (c *Chan) unmap() error {
+	if c.lockFd >= 0 {
+		unix.Close(c.lockFd)
+		c.lockFd = -1
+	}
+	return segment.Unmap(c.mapping)
 }
 
 // join checks the header and takes ownership of the end.
@@ -134,17 +152,10 @@ func (c *Chan) join() error {
 	if c.end == Producer && c.s.closed().Load() != 0 {
 		return c.errorf(op, segment.ErrEndOfStream, "the channel is closed: its producer ended the stream")
 	}
-	word := c.s.owner(c.end)
-	for {
-		o := owner(word.Load())
-		if o != 0 && o.alive() {
-			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d", c.end, o.pid())
-		}
-		// Free, or its holder died: take it over.
-		if word.CompareAndSwap(uint64(o), uint64(self)) {
-			break
-		}
+	if err := c.take(op); err != nil {
+		return err
 	}
+	word := c.s.owner(c.end)
 	if c.end == Consumer {
 		c.s.consLeft().Store(0)
 	}
@@ -155,6 +166,38 @@ func (c *Chan) join() error {
 	}
 	c.head, c.tail = head, tail
 	return nil
+}
+
+// take makes this process the holder of the end, if its holder is gone:
+// by its OFD lock (POSIX, memfd), or by a CAS of its owner word judged by
+// pid in this namespace (System V).
+func (c *Chan) take(op string) error {
+	word := c.s.owner(c.end)
+	if c.lockFd >= 0 {
+		got, err := tryLock(c.lockFd, ownerOffset(c.end))
+		if err != nil {
+			return c.errorf(op, segment.ErrOS, "cannot lock the %s end: %v", c.end, err)
+		}
+		if !got {
+			return c.errorf(op, segment.ErrBusy, "its %s end is held by a live process (pid %d in its own pid namespace)", c.end, owner(word.Load()).pid())
+		}
+		word.Store(uint64(self))
+		return nil
+	}
+	for {
+		o := owner(word.Load())
+		if o != 0 && pidAlive(o, c.s.u64(nsOffset(c.end)).Load()) {
+			if c.s.u64(nsOffset(c.end)).Load() != selfNS {
+				return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d of another pid namespace, whose life a System V channel cannot judge from here (use a POSIX or memfd channel across namespaces)", c.end, o.pid())
+			}
+			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d", c.end, o.pid())
+		}
+		// Free, or its holder died: take it over.
+		if word.CompareAndSwap(uint64(o), uint64(self)) {
+			c.s.u64(nsOffset(c.end)).Store(selfNS)
+			return nil
+		}
+	}
 }
 
 func (c *Chan) validateHeader() error {
@@ -174,6 +217,19 @@ func (c *Chan) validateHeader() error {
 	}
 	c.capacity, c.maxMsg = capacity, maxMsg
 	return nil
+}
+
+// Ring is what the C data plane needs to run this end without Go: the
+// mapping, the data area's capacity, the largest message, this end's
+// position (tail for the producer, head for the consumer), the locked file
+// (-1 on System V) and this process's pid namespace. After it, the C side
+// owns the position: this Chan is used only to close or hand over.
+func (c *Chan) Ring() (base unsafe.Pointer, capacity, maxMsg, pos uint64, lockFd int, pidNS uint64) {
+	pos = c.head
+	if c.end == Producer {
+		pos = c.tail
+	}
+	return c.s.base, c.capacity, c.maxMsg, pos, c.lockFd, selfNS
 }
 
 // Key is the canonical key of the channel's segment.
@@ -199,7 +255,7 @@ func (c *Chan) Close() error {
 	defer c.mu.Unlock()
 	c.closed = true
 	c.leave(true)
-	return segment.Unmap(c.mapping)
+	return c.unmap()
 }
 
 // Handover leaves the end without closing it: the stream goes on, no peer
@@ -214,7 +270,7 @@ func (c *Chan) Handover() error {
 	defer c.mu.Unlock()
 	c.closed = true
 	c.leave(false)
-	return segment.Unmap(c.mapping)
+	return c.unmap()
 }
 
 // leave gives up the end in the shared state and, if closing, tells a peer

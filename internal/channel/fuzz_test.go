@@ -31,7 +31,7 @@ func FuzzConsumer(f *testing.F) {
 		c := &Chan{
 			end: Consumer, key: "fuzz", s: shared{unsafe.Pointer(&seg[0])},
 			mapping: segment.Mapping{Addr: unsafe.Pointer(&seg[0]), Size: SegmentSize(capacity)},
-			spin:    spinMin,
+			spin:    spinMin, lockFd: -1,
 		}
 		if err := c.validateHeader(); err != nil {
 			t.Fatalf("a fresh header does not validate: %v", err)

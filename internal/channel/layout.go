@@ -7,23 +7,27 @@
 //
 //	offset    size  field
 //	     0       8  magic "LSHMCHAN"
-//	     8       4  layout version (1)
+//	     8       4  layout version (2)
 //	    12       4  data offset (4096)
 //	    16       8  capacity of the data area in bytes (a multiple of 4096, at most 8 GiB)
 //	    24       8  largest message in bytes (capacity/2 - 16)
 //	  --- producer cache line ---
 //	    64       8  tail: bytes committed since create (only grows)
-//	    72       8  producer owner: pid<<32 | start time (0: none)
+//	    72       8  producer owner: pid<<32 | start time (0: none); on POSIX
+//	                and memfd also the byte its holder OFD-locks (liveness.go)
 //	    80       4  closed: 1 once the producer has closed (end of stream)
 //	    84       4  data sequence: futex word bumped by every commit and close
 //	    88       4  consumer waiting: 1 while the consumer sleeps on it
+//	    96       8  producer's pid namespace (inode), System V liveness
 //	  --- consumer cache line ---
 //	   128       8  head: bytes released since create (only grows)
-//	   136       8  consumer owner: pid<<32 | start time (0: none)
+//	   136       8  consumer owner: pid<<32 | start time (0: none); the
+//	                consumer's lock byte on POSIX and memfd
 //	   144       4  consumer left: 1 once a consumer has closed its end, 0
 //	                again when another opens it
 //	   148       4  space sequence: futex word bumped by every release
 //	   152       4  producer waiting: 1 while the producer sleeps on it
+//	   160       8  consumer's pid namespace (inode), System V liveness
 //	  4096  capacity  data area: records
 //
 // A record is a 16-byte header (length u32, kind u32, 8 reserved bytes)
@@ -32,6 +36,10 @@
 // preceded by a padding record (kind 2, length 0) that fills the rest, so no message is ever
 // split by the wrap-around; that is why a message may take at most half
 // the capacity (less a header): it then always fits once the ring drains.
+//
+// PROTOCOL.md, beside this file, is the full protocol (memory ordering,
+// waiting, liveness, every check that gives ErrCorrupt) that this package
+// and the C data plane in capi/ both follow.
 //
 // The producer and the consumer each write only their own cache line (and
 // the records between them, before they are published); any attached
@@ -46,7 +54,7 @@ import (
 
 const (
 	magic       = "LSHMCHAN"
-	version     = 1
+	version     = 2 // 2: liveness by OFD locks (1 judged pids, wrong across pid namespaces)
 	dataOffset  = 4096
 	granule     = 4096 // the capacity is rounded up to a multiple of this
 	recordHdr   = 16
@@ -68,6 +76,8 @@ const (
 	offConsLeft     = 144
 	offSpaceSeq     = 148
 	offProdWaiting  = 152
+	offProducerNS   = 96
+	offConsumerNS   = 160
 	kindMessage     = 1
 	kindPadding     = 2
 	maxCapacity     = 1 << 33 // 8 GiB: keeps every message length within 32 bits

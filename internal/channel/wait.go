@@ -117,10 +117,10 @@ func (c *Chan) peerGone(op string, ready func() (bool, error)) error {
 	switch {
 	case o == 0 && peer == Consumer && c.s.consLeft().Load() != 0:
 		gone = c.errorf(op, segment.ErrPeerGone, "the consumer closed its end; nobody is receiving")
-	case o == 0 || o.alive():
+	case o == 0 || c.peerAlive(peer, o):
 		return nil
 	default:
-		gone = c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
+		gone = c.errorf(op, segment.ErrPeerGone, "the %s (pid %d in its own namespace) died", peer, o.pid())
 	}
 	if ok, err := ready(); ok || err != nil {
 		return err

@@ -74,6 +74,8 @@ static inline const char *harness_code_name(int rc)
     case SHMLIB_ECORRUPT: return "SHMLIB_ECORRUPT";
     case SHMLIB_EBUSY: return "SHMLIB_EBUSY";
     case SHMLIB_EMSGSIZE: return "SHMLIB_EMSGSIZE";
+    case SHMLIB_EINTR: return "SHMLIB_EINTR";
+    case SHMLIB_EWOKEN: return "SHMLIB_EWOKEN";
     default: return "(not a libshm code)";
     }
 }

@@ -604,7 +604,7 @@ static void test_create(void)
         unsigned char *base = plain_attach(key);
         if (base != NULL) {
             CHECK(memcmp(base + OFF_MAGIC, "LSHMCHAN", 8) == 0);
-            CHECK_INT(get32(base, OFF_VERSION), 1);
+            CHECK_INT(get32(base, OFF_VERSION), 2);
             CHECK_INT(get32(base, OFF_DATA_OFFSET), DATA);
             CHECK_INT(get64(base, OFF_CAPACITY), 4096);
             CHECK_INT(get64(base, OFF_MAX_MESSAGE), 4096 / 2 - 16);
@@ -1189,8 +1189,7 @@ static void test_busy(void)
             CHECK_FAILS(send_pattern(prod, 2, 1, 0), SHMLIB_EBUSY, "chan_send", key);
             CHECK_FAILS(shmlib_chan_reserve(prod, 1, 0, &ptr), SHMLIB_EBUSY, "chan_reserve", key);
             CHECK_FAILS(shmlib_chan_commit(prod, 0), SHMLIB_EBUSY, "chan_commit", key);
-            if (!CHECK_FAILS(shmlib_chan_close(prod), SHMLIB_EBUSY, "chan_close", key))
-                prod = 0; /* closed after all: its reservation is gone */
+            /* (close from another thread is not refused: test_wake.c) */
             RECV_PATTERN(cons, 10, max);
             pthread_join(t, NULL);
             /* The handle is free again, and any thread may go on. */
@@ -1210,8 +1209,6 @@ static void test_busy(void)
                         "chan_recv", key);
             CHECK_FAILS(shmlib_chan_peek(cons, 0, &cptr, &len), SHMLIB_EBUSY, "chan_peek", key);
             CHECK_FAILS(shmlib_chan_release(cons), SHMLIB_EBUSY, "chan_release", key);
-            if (!CHECK_FAILS(shmlib_chan_close(cons), SHMLIB_EBUSY, "chan_close", key))
-                cons = 0;
             CHECK_RC(send_pattern(prod, 1, 20, 0), 0);
             pthread_join(t, NULL);
             CHECK_RC(bl.rc, 0);

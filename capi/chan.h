@@ -1,0 +1,126 @@
+/*
+ * Internal to capi/: the channel data plane in C.
+ *
+ * The ring's layout and rules are internal/channel/PROTOCOL.md; this is the
+ * C implementation of them (internal/channel is the Go one). Go keeps the
+ * control plane: it maps the segment, takes the end, and then registers the
+ * end here (libshm_chan_register), which hands out the handle C callers
+ * hold. Every data-plane call and every wait runs here and never enters Go.
+ */
+#ifndef LIBSHM_CHAN_H
+#define LIBSHM_CHAN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "shmlib.h"
+
+/* The layout (PROTOCOL.md, "Layout"). */
+enum {
+    CH_DATA_OFFSET = 4096,
+    CH_RECORD_HDR = 16,
+    CH_ALIGN = 16,
+    CH_OFF_TAIL = 64,
+    CH_OFF_PRODUCER = 72,
+    CH_OFF_CLOSED = 80,
+    CH_OFF_DATA_SEQ = 84,
+    CH_OFF_CONS_WAITING = 88,
+    CH_OFF_PRODUCER_NS = 96,
+    CH_OFF_HEAD = 128,
+    CH_OFF_CONSUMER = 136,
+    CH_OFF_CONS_LEFT = 144,
+    CH_OFF_SPACE_SEQ = 148,
+    CH_OFF_PROD_WAITING = 152,
+    CH_OFF_CONSUMER_NS = 160,
+    CH_KIND_MESSAGE = 1,
+    CH_KIND_PADDING = 2,
+};
+
+/* Bits of chan_end.signals: what another thread asks of the call in flight. */
+#define CH_SIG_WAKE 1u    /* shmlib_chan_wake: end the next (or current) wait */
+#define CH_SIG_CLOSING 2u /* close or handover is under way: end any wait now */
+
+/* The low bit of chan_end.state while a call is in flight on the end. */
+#define CH_BUSY 1u
+
+/*
+ * One open end. Slots are never freed (a late caller holding a stale handle
+ * may still look at one), only reused under a new handle.
+ */
+struct chan_end {
+    /* The handle this slot serves, | CH_BUSY during a call; 0 when free.
+     * Only the thread in a call, or a closer that made itself that
+     * thread, changes it. */
+    _Atomic uint64_t state;
+    _Atomic uint32_t signals; /* CH_SIG_*, set by other threads */
+    _Atomic int busy_tid;     /* the thread in a call, for a closer to tell a dead one */
+    _Atomic int wakers;       /* shmlib_chan_wake calls touching the ring right now */
+
+    unsigned char *base; /* the mapping */
+    uint64_t capacity, max_msg;
+    int end;        /* SHMLIB_CHAN_PRODUCER or SHMLIB_CHAN_CONSUMER */
+    int eintr;      /* SHMLIB_CHAN_EINTR was given: a signal ends a wait */
+    int lock_fd;    /* the segment's file, OFD-locked for this end; -1 on System V */
+    uint64_t pid_ns; /* this process's pid namespace (System V liveness) */
+
+    uint64_t pos;       /* this end's own copy of tail (producer) or head (consumer) */
+    int pending;        /* a reservation (producer) or a held message (consumer) */
+    uint64_t pend_pad;  /* producer: padding record before the reservation */
+    uint64_t pend_size; /* producer: bytes reserved; consumer: bytes to release */
+    int64_t spin_ns;    /* adaptive spin budget, see chan_wait.c */
+
+    char key[SHMLIB_KEY_MAX];
+};
+
+/* Shared words of the mapped channel. */
+static inline _Atomic uint64_t *ch_u64(const struct chan_end *e, unsigned off)
+{
+    return (_Atomic uint64_t *)(e->base + off);
+}
+static inline _Atomic uint32_t *ch_u32(const struct chan_end *e, unsigned off)
+{
+    return (_Atomic uint32_t *)(e->base + off);
+}
+static inline unsigned char *ch_data(const struct chan_end *e, uint64_t pos)
+{
+    return e->base + CH_DATA_OFFSET + pos;
+}
+
+/* chan_table.c: handles. */
+int chan_enter(const char *op, shmlib_chan_t h, struct chan_end **out);
+void chan_leave(struct chan_end *e);
+
+/* chan_wait.c: waiting. ready() returns 1 when the call can go on, 0 to
+ * wait on, or a negative code (message set). */
+typedef int (*chan_ready_fn)(struct chan_end *e, const char *op, void *arg);
+int chan_wait(struct chan_end *e, const char *op, int64_t timeout_ns, chan_ready_fn ready, void *arg);
+void chan_futex_wake(_Atomic uint32_t *word);
+void chan_bump(_Atomic uint32_t *seq, _Atomic uint32_t *waiting);
+
+/* chan_peer.c: liveness of the other end (PROTOCOL.md, "Liveness"). */
+/* 0 if the peer may still act, a negative code (SHMLIB_EPEER) if it is
+ * gone, 1 if ready() turned true meanwhile. */
+int chan_peer_gone(struct chan_end *e, const char *op, chan_ready_fn ready, void *arg);
+
+/* Sets the calling thread's last error to "op key: message" and returns code. */
+int chan_fail(const struct chan_end *e, const char *op, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* For the Go control plane (capi/channels.go). */
+int libshm_chan_register(void *base, uint64_t capacity, uint64_t max_msg, int end, int eintr,
+                         int lock_fd, uint64_t pid_ns, uint64_t pos, const char *key,
+                         uint64_t *out_handle);
+int libshm_chan_quiesce(const char *op, uint64_t h);
+void libshm_chan_unquiesce(uint64_t h);
+void libshm_chan_unregister(uint64_t h);
+
+/* The data-plane exports' bodies (guard.c forwards to them). */
+int libshm_chan_send(shmlib_chan_t h, const void *buf, size_t len, int64_t timeout_ns);
+int libshm_chan_reserve(shmlib_chan_t h, size_t len, int64_t timeout_ns, void **out_ptr);
+int libshm_chan_commit(shmlib_chan_t h, size_t len);
+int libshm_chan_recv(shmlib_chan_t h, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns);
+int libshm_chan_peek(shmlib_chan_t h, int64_t timeout_ns, const void **out_ptr, size_t *out_len);
+int libshm_chan_release(shmlib_chan_t h);
+int libshm_chan_wake(shmlib_chan_t h);
+
+#endif

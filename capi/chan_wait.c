@@ -1,0 +1,173 @@
+/*
+ * Waiting in the C data plane: spin briefly, then sleep on the ring's futex
+ * word (PROTOCOL.md, "Waiting"), waking at least every 100 ms to see
+ * whether the peer died. Nothing here enters Go.
+ *
+ * What ends a wait besides the ring: shmlib_chan_wake and a close or
+ * handover from another thread (SHMLIB_EWOKEN, seen through the end's
+ * signals word); a signal, for an end opened with SHMLIB_CHAN_EINTR
+ * (SHMLIB_EINTR: the futex sleep returns EINTR when any handler ran, since
+ * it always has a timeout); a deferred pthread_cancel, acted on after each
+ * sleep, with a cleanup handler that gives the end back so that the handle
+ * stays usable from another thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+
+/* The spin budget is time, not iterations, and adapts as in the Go ring:
+ * doubled when spinning paid off, halved when it did not. */
+#define SPIN_MIN_NS 5000
+#define SPIN_MAX_NS 100000
+/* A dead process never bumps the futex word: only a timeout notices. */
+#define PEER_CHECK_NS 100000000
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* The futex words are shared between processes: no FUTEX_PRIVATE_FLAG. */
+void chan_futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Sleeps while *word == val, at most ns; reports whether a signal ended it. */
+static int futex_sleep(_Atomic uint32_t *word, uint32_t val, int64_t ns)
+{
+    struct timespec ts = {ns / 1000000000, ns % 1000000000};
+    return syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0) == -1 && errno == EINTR;
+}
+
+/* Progress made: bump the sequence (a full barrier, which orders the store
+ * of head or tail before the read of the flag) and wake a sleeper. */
+void chan_bump(_Atomic uint32_t *seq, _Atomic uint32_t *waiting)
+{
+    atomic_fetch_add(seq, 1);
+    if (atomic_load(waiting) != 0)
+        chan_futex_wake(seq);
+}
+
+/* SHMLIB_EWOKEN if another thread asked this wait to end. A wake is used
+ * up by the wait it ends. */
+static int interrupted(struct chan_end *e, const char *op)
+{
+    uint32_t s = atomic_load_explicit(&e->signals, memory_order_acquire);
+    if (s & CH_SIG_CLOSING)
+        return chan_fail(e, op, SHMLIB_EWOKEN, "another thread is closing this end");
+    if ((s & CH_SIG_WAKE) && (atomic_fetch_and(&e->signals, ~CH_SIG_WAKE) & CH_SIG_WAKE))
+        return chan_fail(e, op, SHMLIB_EWOKEN, "woken by shmlib_chan_wake");
+    return 0;
+}
+
+struct sleeping {
+    struct chan_end *e;
+    _Atomic uint32_t *waiting;
+};
+
+/* A deferred cancel acted on while the end sleeps: lower the flag and give
+ * the end back, as a return would. */
+static void cancelled(void *arg)
+{
+    struct sleeping *s = arg;
+    atomic_store(s->waiting, 0);
+    chan_leave(s->e);
+}
+
+static int spin(struct chan_end *e, const char *op, chan_ready_fn ready, void *arg)
+{
+    int64_t start = now_ns();
+    for (unsigned i = 1;; i++) {
+        int r = ready(e, op, arg);
+        if (r != 0) {
+            e->spin_ns = e->spin_ns * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : e->spin_ns * 2;
+            return r;
+        }
+        cpu_relax();
+        /* Reading the clock costs more than a look at the ring. */
+        if (i % 32 == 0) {
+            if (atomic_load_explicit(&e->signals, memory_order_relaxed) != 0)
+                return 0;
+            if (now_ns() - start > e->spin_ns) {
+                e->spin_ns = e->spin_ns / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : e->spin_ns / 2;
+                return 0;
+            }
+        }
+    }
+}
+
+static int sleep_loop(struct chan_end *e, const char *op, int64_t timeout_ns, chan_ready_fn ready, void *arg)
+{
+    int producer = e->end == SHMLIB_CHAN_PRODUCER;
+    _Atomic uint32_t *seq = ch_u32(e, producer ? CH_OFF_SPACE_SEQ : CH_OFF_DATA_SEQ);
+    struct sleeping s = {e, ch_u32(e, producer ? CH_OFF_PROD_WAITING : CH_OFF_CONS_WAITING)};
+    int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+    int r = 0;
+    pthread_cleanup_push(cancelled, &s);
+    for (;;) {
+        int64_t slice = PEER_CHECK_NS;
+        if (deadline != 0) {
+            int64_t left = deadline - now_ns();
+            if (left <= 0) {
+                r = chan_fail(e, op, SHMLIB_ETIMEDOUT, "timed out after %lld ns", (long long)timeout_ns);
+                break;
+            }
+            slice = left < slice ? left : slice;
+        }
+        /* Raise the flag before the last look: a peer that makes progress
+         * after that look sees the flag and wakes us; one that made it
+         * before is seen by the look. seq is read before both, so a wake
+         * in between makes the sleep return at once. */
+        uint32_t v = atomic_load(seq);
+        atomic_store(s.waiting, 1);
+        int signalled = 0;
+        r = ready(e, op, arg);
+        if (r == 0 && (r = interrupted(e, op)) == 0) {
+            signalled = futex_sleep(seq, v, slice);
+            r = ready(e, op, arg);
+        }
+        atomic_store(s.waiting, 0);
+        if (r != 0 || (r = interrupted(e, op)) != 0)
+            break;
+        if (signalled && e->eintr) {
+            r = chan_fail(e, op, SHMLIB_EINTR, "a signal arrived while waiting (the end was opened with SHMLIB_CHAN_EINTR)");
+            break;
+        }
+        pthread_testcancel();
+        if ((r = chan_peer_gone(e, op, ready, arg)) != 0)
+            break;
+    }
+    pthread_cleanup_pop(0);
+    return r;
+}
+
+int chan_wait(struct chan_end *e, const char *op, int64_t timeout_ns, chan_ready_fn ready, void *arg)
+{
+    int r = ready(e, op, arg);
+    if (r == 0 && timeout_ns == 0) {
+        if ((r = chan_peer_gone(e, op, ready, arg)) == 0)
+            r = chan_fail(e, op, SHMLIB_ETIMEDOUT, "would block (timeout 0)");
+    }
+    if (r == 0 && (r = interrupted(e, op)) == 0 && (r = spin(e, op, ready, arg)) == 0)
+        r = sleep_loop(e, op, timeout_ns, ready, arg);
+    return r < 0 ? r : 0;
+}
