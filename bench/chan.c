@@ -57,6 +57,8 @@
  */
 #include <shmlib.h>
 
+#include "cring.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -66,7 +68,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,7 +100,7 @@ static int wanted(const char *name)
 
 /* ------------------------------------------------------------- failures */
 
-static char made[16][80]; /* /dev/shm paths of the channels this process made */
+static char made[300][80]; /* /dev/shm paths of the channels this process made */
 static int nmade;
 static const char *role = "chan";
 
@@ -184,8 +189,8 @@ static void check_sum(const void *p, size_t size, uint64_t i)
 
 /* ------------------------------------------------------------ transports */
 
-enum transport { CHAN, CHAN_COPY, PIPE, SOCKET, NTRANSPORTS };
-static const char *const transport_names[] = {"chan", "chan-copy", "pipe", "unix-socket"};
+enum transport { CHAN, CHAN_COPY, PIPE, SOCKET, C_RING, NTRANSPORTS };
+static const char *const transport_names[] = {"chan", "chan-copy", "pipe", "unix-socket", "c-ring"};
 
 /* The channel's data area for messages of this size: eight messages' worth,
  * at least 1 MiB. The choice matters little: in trials on a 2-core VM, 64
@@ -342,20 +347,44 @@ static int role_echo_fd(int in, int out, uint64_t count)
     return 0;
 }
 
-/* --idle KEY: say "ready" on stdout, wait in recv for one message, then
- * print the CPU time and the wall time the wait took, in microseconds. */
-static int role_idle(const char *key)
-{
+/* --idle PID FIRST N: N threads wait in recv, each on its channel
+ * posix:/shmlib-bench-PID-(FIRST+i); say "ready" on stdout once all are
+ * open, and when every thread has its one message, print the CPU time and
+ * the wall time the waits took, in microseconds. */
+struct idler {
     shmlib_chan_t c;
-    struct rusage r0, r1;
+};
+
+static void *idle_wait(void *arg)
+{
+    struct idler *w = arg;
     uint64_t buf[RTT_SIZE / 8];
     size_t len;
-    check(shmlib_chan_open(key, SHMLIB_CHAN_CONSUMER, &c), "chan_open");
+    check(shmlib_chan_recv(w->c, buf, sizeof buf, &len, SHMLIB_WAIT_FOREVER), "chan_recv");
+    return NULL;
+}
+
+static int role_idle(int ppid, int first, int n)
+{
+    struct idler *w = calloc((size_t)n, sizeof *w);
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    struct rusage r0, r1;
+    char key[SHMLIB_KEY_MAX];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "posix:/shmlib-bench-%d-%d", ppid, first + i);
+        check(shmlib_chan_open(key, SHMLIB_CHAN_CONSUMER, &w[i].c), "chan_open");
+    }
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&t[i], NULL, idle_wait, &w[i]) != 0)
+            die("pthread_create");
+    struct timespec settle = {0, 200 * 1000000L}; /* past every spin */
+    nanosleep(&settle, NULL);
     printf("ready\n");
     fflush(stdout);
     getrusage(RUSAGE_SELF, &r0);
     double t0 = now_ns();
-    check(shmlib_chan_recv(c, buf, sizeof buf, &len, SHMLIB_WAIT_FOREVER), "chan_recv");
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
     double wall_us = (now_ns() - t0) / 1e3;
     getrusage(RUSAGE_SELF, &r1);
     double cpu_us = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1e6 +
@@ -364,8 +393,12 @@ static int role_idle(const char *key)
                     (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
     printf("%.0f %.0f\n", cpu_us, wall_us);
     fflush(stdout); /* a pipe: the parent waits for this line */
-    chan_expect_end(c);
-    check(shmlib_chan_close(c), "chan_close");
+    for (int i = 0; i < n; i++) {
+        chan_expect_end(w[i].c);
+        check(shmlib_chan_close(w[i].c), "chan_close");
+    }
+    free(w);
+    free(t);
     return 0;
 }
 
@@ -422,6 +455,87 @@ static void destroy_chan(const char *key)
     nmade--; /* the channels are made and destroyed one at a time (rtt: two, LIFO) */
 }
 
+/* A c-ring (cring.h) in a new /dev/shm object; returns its name in name. */
+static struct cring *new_cring(uint64_t capacity, char name[64])
+{
+    static int n;
+    if (nmade == (int)(sizeof made / sizeof made[0]))
+        die("too many channels");
+    snprintf(name, 64, "/shmlib-bench-%d-cring%d", (int)getpid(), n);
+    snprintf(made[nmade++], sizeof made[0], "/dev/shm/shmlib-bench-%d-cring%d", (int)getpid(), n++);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, 4096 + capacity) != 0)
+        die("c-ring %s: %s", name, strerror(errno));
+    struct cring *r = mmap(NULL, 4096 + capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (r == MAP_FAILED)
+        die("mmap: %s", strerror(errno));
+    r->capacity = capacity;
+    return r;
+}
+
+static struct cring *map_cring(const char *name)
+{
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        die("c-ring %s: %s", name, strerror(errno));
+    struct cring *r = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (r == MAP_FAILED)
+        die("mmap: %s", strerror(errno));
+    return r;
+}
+
+static void destroy_cring(struct cring *r, const char *name)
+{
+    munmap(r, 4096 + r->capacity);
+    shm_unlink(name);
+    nmade--;
+}
+
+/* The c-ring's side of one message, as chan_put and chan_get. */
+static void cring_put(struct cring *r, uint64_t *pos, size_t size, uint64_t i)
+{
+    uint64_t pad;
+    void *p = cring_reserve(r, *pos, size, &pad);
+    fill(p, size, i);
+    *pos = cring_commit(r, *pos, pad, size);
+}
+
+static void cring_get(struct cring *r, uint64_t *pos, size_t size, uint64_t i)
+{
+    size_t len;
+    uint64_t rec;
+    const void *p = cring_peek(r, pos, &len, &rec);
+    if (len != size)
+        die("message %" PRIu64 " has %zu bytes, want %zu", i, len, size);
+    check_sum(p, size, i);
+    cring_release(r, pos, rec);
+}
+
+/* --tx c-ring NAME SIZE COUNT */
+static int role_tx_cring(const char *name, size_t size, uint64_t count)
+{
+    struct cring *r = map_cring(name);
+    uint64_t pos = 0;
+    for (uint64_t i = 0; i < count; i++)
+        cring_put(r, &pos, size, i);
+    return 0;
+}
+
+/* --echo c-ring NAME_IN NAME_OUT COUNT */
+static int role_echo_cring(const char *in_name, const char *out_name, uint64_t count)
+{
+    struct cring *in = map_cring(in_name), *out = map_cring(out_name);
+    uint64_t ipos = 0, opos = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        cring_get(in, &ipos, RTT_SIZE, i);
+        cring_put(out, &opos, RTT_SIZE, i | REPLY);
+    }
+    return 0;
+}
+
 static void num(char *buf, size_t len, uint64_t v) { snprintf(buf, len, "%" PRIu64, v); }
 
 /* ----------------------------------------------------------- throughput */
@@ -457,6 +571,23 @@ static double stream(enum transport t, size_t size, uint64_t count)
         check(shmlib_chan_close(c), "chan_close");
         reap(pid, "producer");
         destroy_chan(key);
+        free(buf);
+        return (double)(count - warm) * (double)size / dt * 1e3;
+    }
+
+    if (t == C_RING) {
+        char name[64];
+        struct cring *r = new_cring(chan_capacity(size), name);
+        uint64_t pos = 0;
+        pid = spawn((const char *[]){"--tx", "c-ring", name, ssize, scount, NULL}, NULL, 0, -1);
+        for (uint64_t i = 0; i < count; i++) {
+            if (i == warm)
+                t0 = now_ns();
+            cring_get(r, &pos, size, i);
+        }
+        double dt = now_ns() - t0;
+        reap(pid, "producer");
+        destroy_cring(r, name);
         free(buf);
         return (double)(count - warm) * (double)size / dt * 1e3;
     }
@@ -590,6 +721,7 @@ static void bench_throughput(int runs, double run_ms)
         snprintf(name, sizeof name, "chan.c.%s", size_names[s]);
         record(name, "MB/s", mbps[CHAN], "pipe", mbps[PIPE], runs, extra);
         record(name, "MB/s", mbps[CHAN], "unix-socket", mbps[SOCKET], runs, extra);
+        record(name, "MB/s", mbps[CHAN], "c-ring", mbps[C_RING], runs, extra);
         if (with_memcpy)
             record(name, "MB/s", mbps[CHAN], "memcpy", memcpy_mbps, runs, extra);
         snprintf(name, sizeof name, "chan.c.copy.%s", size_names[s]);
@@ -601,13 +733,23 @@ static void bench_throughput(int runs, double run_ms)
 /* -------------------------------------------------------------- latency */
 
 /* count round trips of a 64-byte message; returns ns per round trip over
- * all but the first eighth. t is CHAN or PIPE. */
-static double ping_pong(enum transport t, uint64_t count)
+ * all but the first eighth, and if trips is given, stores each of those
+ * round trips' ns there. t is CHAN, C_RING or PIPE. */
+static double ping_pong(enum transport t, uint64_t count, double *trips)
 {
     char scount[32];
     uint64_t warm = count / 8, buf[RTT_SIZE / 8];
-    double t0 = 0, dt;
+    double t0 = 0, dt, prev = 0;
     pid_t pid;
+
+#define TRIP(i)                                                                                    \
+    do {                                                                                           \
+        if (trips != NULL && (i) >= warm) {                                                        \
+            double now = now_ns();                                                                 \
+            trips[(i) - warm] = now - prev;                                                        \
+            prev = now;                                                                            \
+        }                                                                                          \
+    } while (0)
 
     num(scount, sizeof scount, count);
     if (t == CHAN) {
@@ -621,9 +763,10 @@ static double ping_pong(enum transport t, uint64_t count)
                     -1);
         for (uint64_t i = 0; i < count; i++) {
             if (i == warm)
-                t0 = now_ns();
+                prev = t0 = now_ns();
             chan_put(req, 0, NULL, RTT_SIZE, i);
             chan_get(rep, 0, NULL, RTT_SIZE, i | REPLY);
+            TRIP(i);
         }
         dt = now_ns() - t0;
         check(shmlib_chan_close(req), "chan_close");
@@ -632,6 +775,23 @@ static double ping_pong(enum transport t, uint64_t count)
         reap(pid, "echo");
         destroy_chan(rep_key);
         destroy_chan(req_key);
+    } else if (t == C_RING) {
+        char req_name[64], rep_name[64];
+        struct cring *req = new_cring(chan_capacity(RTT_SIZE), req_name);
+        struct cring *rep = new_cring(chan_capacity(RTT_SIZE), rep_name);
+        uint64_t qpos = 0, ppos = 0;
+        pid = spawn((const char *[]){"--echo", "c-ring", req_name, rep_name, scount, NULL}, NULL, 0, -1);
+        for (uint64_t i = 0; i < count; i++) {
+            if (i == warm)
+                prev = t0 = now_ns();
+            cring_put(req, &qpos, RTT_SIZE, i);
+            cring_get(rep, &ppos, RTT_SIZE, i | REPLY);
+            TRIP(i);
+        }
+        dt = now_ns() - t0;
+        reap(pid, "echo");
+        destroy_cring(req, req_name);
+        destroy_cring(rep, rep_name);
     } else {
         int req[2], rep[2];
         char sin[16], sout[16];
@@ -658,52 +818,86 @@ static double ping_pong(enum transport t, uint64_t count)
         close(rep[0]);
         reap(pid, "echo");
     }
+#undef TRIP
     return dt / (double)(count - warm);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of n samples, which it sorts. */
+static double quantile(double *v, uint64_t n, double q)
+{
+    qsort(v, n, sizeof *v, by_value);
+    return v[(uint64_t)(q * (double)(n - 1))];
 }
 
 static void bench_latency(int runs, double run_ms)
 {
-    double chan_ns[MAX_RUNS], pipe_ns[MAX_RUNS];
-    uint64_t n[2];
+    enum { NT = 3 };
+    static const enum transport ts[NT] = {CHAN, PIPE, C_RING};
+    double mean[NT][MAX_RUNS], p50[NT][MAX_RUNS], p99[NT][MAX_RUNS];
+    uint64_t n[NT];
     fprintf(stderr, "chan: rtt ...\n");
-    for (int k = 0; k < 2; k++) {
-        enum transport t = k == 0 ? CHAN : PIPE;
-        double ns = ping_pong(t, 2000);
+    for (int k = 0; k < NT; k++) {
+        double ns = ping_pong(ts[k], 2000, NULL);
         n[k] = (uint64_t)(run_ms * 1e6 / ns * 8 / 7);
+        if (n[k] > 4000000)
+            n[k] = 4000000;
     }
     for (int r = 0; r < runs; r++) {
-        if (r % 2 == 0) {
-            chan_ns[r] = ping_pong(CHAN, n[0]);
-            pipe_ns[r] = ping_pong(PIPE, n[1]);
-        } else {
-            pipe_ns[r] = ping_pong(PIPE, n[1]);
-            chan_ns[r] = ping_pong(CHAN, n[0]);
+        for (int j = 0; j < NT; j++) {
+            int k = (j + r) % NT;
+            double *trips = malloc(sizeof(double) * n[k]);
+            if (trips == NULL)
+                die("out of memory");
+            mean[k][r] = ping_pong(ts[k], n[k], trips);
+            uint64_t m = n[k] - n[k] / 8;
+            p50[k][r] = quantile(trips, m, 0.50);
+            p99[k][r] = quantile(trips, m, 0.99);
+            free(trips);
         }
     }
     char extra[256];
     snprintf(extra, sizeof extra,
              ", \"size\": %d, \"capacity\": %" PRIu64 ", \"round_trips\": {\"chan\": %" PRIu64
-             ", \"pipe\": %" PRIu64 "}",
-             RTT_SIZE, chan_capacity(RTT_SIZE), n[0], n[1]);
-    record("chan.c.rtt.64B", "ns", chan_ns, "pipe", pipe_ns, runs, extra);
+             ", \"pipe\": %" PRIu64 ", \"c-ring\": %" PRIu64 "}",
+             RTT_SIZE, chan_capacity(RTT_SIZE), n[0], n[1], n[2]);
+    record("chan.c.rtt.64B", "ns", mean[0], "pipe", mean[1], runs, extra);
+    record("chan.c.rtt.64B", "ns", p50[0], "c-ring", p50[2], runs, extra);
+    record("chan.c.rtt.64B.p99", "ns", p99[0], "c-ring", p99[2], runs, extra);
 }
 
 /* ------------------------------------------------------------- idle CPU */
 
-/* One idle wait; returns the percent of a core the waiting process used. */
-static double idle_run(void)
+/* waiters idle waits in one process; returns the percent of a core that
+ * process used while they slept (the last message wakes the last one). */
+static double idle_run(int waiters)
 {
-    char key[SHMLIB_KEY_MAX], line[128];
-    shmlib_chan_t c;
-    int out[2];
+    char key[SHMLIB_KEY_MAX], line[128], spid[16], sfirst[16], sn[16];
+    shmlib_chan_t *c = calloc((size_t)waiters, sizeof *c);
+    char (*keys)[SHMLIB_KEY_MAX] = calloc((size_t)waiters, sizeof *keys);
+    int out[2], first = -1;
     uint64_t msg[RTT_SIZE / 8];
     double cpu_us, wall_us;
 
-    new_chan(chan_capacity(RTT_SIZE), key);
-    check(shmlib_chan_open(key, SHMLIB_CHAN_PRODUCER, &c), "chan_open");
+    for (int i = 0; i < waiters; i++) {
+        new_chan(4096, keys[i]);
+        int n = atoi(strrchr(keys[i], '-') + 1);
+        if (first < 0)
+            first = n;
+        check(shmlib_chan_open(keys[i], SHMLIB_CHAN_PRODUCER, &c[i]), "chan_open");
+    }
+    (void)key;
     if (pipe2(out, O_CLOEXEC) < 0)
         die("pipe2: %s", strerror(errno));
-    pid_t pid = spawn((const char *[]){"--idle", key, NULL}, NULL, 0, out[1]);
+    snprintf(spid, sizeof spid, "%d", (int)getpid());
+    snprintf(sfirst, sizeof sfirst, "%d", first);
+    snprintf(sn, sizeof sn, "%d", waiters);
+    pid_t pid = spawn((const char *[]){"--idle", spid, sfirst, sn, NULL}, NULL, 0, out[1]);
     close(out[1]);
     FILE *f = fdopen(out[0], "r");
     if (f == NULL || fgets(line, sizeof line, f) == NULL || strcmp(line, "ready\n") != 0)
@@ -711,13 +905,18 @@ static double idle_run(void)
     struct timespec idle = {IDLE_MS / 1000, (IDLE_MS % 1000) * 1000000L};
     nanosleep(&idle, NULL);
     fill(msg, sizeof msg, 0);
-    check(shmlib_chan_send(c, msg, sizeof msg, SHMLIB_WAIT_FOREVER), "chan_send");
+    for (int i = 0; i < waiters; i++)
+        check(shmlib_chan_send(c[i], msg, sizeof msg, SHMLIB_WAIT_FOREVER), "chan_send");
     if (fgets(line, sizeof line, f) == NULL || sscanf(line, "%lf %lf", &cpu_us, &wall_us) != 2)
         die("the idle consumer did not report");
-    check(shmlib_chan_close(c), "chan_close");
+    for (int i = 0; i < waiters; i++)
+        check(shmlib_chan_close(c[i]), "chan_close");
     fclose(f);
     reap(pid, "idle consumer");
-    destroy_chan(key);
+    for (int i = 0; i < waiters; i++)
+        destroy_chan(keys[i]);
+    free(c);
+    free(keys);
     return cpu_us / wall_us * 100;
 }
 
@@ -727,9 +926,13 @@ static void bench_idle(int runs)
     char extra[64];
     fprintf(stderr, "chan: idle ...\n");
     for (int r = 0; r < runs; r++)
-        pct[r] = idle_run();
+        pct[r] = idle_run(1);
     snprintf(extra, sizeof extra, ", \"idle_ms\": %d", IDLE_MS);
     record("chan.idle_cpu", "%", pct, NULL, NULL, runs, extra);
+    for (int r = 0; r < runs; r++)
+        pct[r] = idle_run(256);
+    snprintf(extra, sizeof extra, ", \"idle_ms\": %d, \"waiters\": 256", IDLE_MS);
+    record("chan.idle.256", "%", pct, NULL, NULL, runs, extra);
 }
 
 int main(int argc, char **argv)
@@ -740,6 +943,8 @@ int main(int argc, char **argv)
         uint64_t count = strtoull(argv[5], NULL, 10);
         if (strcmp(argv[2], "fd") == 0)
             return role_tx_fd(atoi(argv[3]), size, count);
+        if (strcmp(argv[2], "c-ring") == 0)
+            return role_tx_cring(argv[3], size, count);
         return role_tx_chan(argv[2], argv[3], size, count);
     }
     if (argc == 6 && strcmp(argv[1], "--echo") == 0) {
@@ -747,11 +952,13 @@ int main(int argc, char **argv)
         uint64_t count = strtoull(argv[5], NULL, 10);
         if (strcmp(argv[2], "fd") == 0)
             return role_echo_fd(atoi(argv[3]), atoi(argv[4]), count);
+        if (strcmp(argv[2], "c-ring") == 0)
+            return role_echo_cring(argv[3], argv[4], count);
         return role_echo_chan(argv[3], argv[4], count);
     }
-    if (argc == 3 && strcmp(argv[1], "--idle") == 0) {
+    if (argc == 5 && strcmp(argv[1], "--idle") == 0) {
         role = "chan --idle";
-        return role_idle(argv[2]);
+        return role_idle(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     }
 
     int runs = argc > 1 ? atoi(argv[1]) : 5;

@@ -21,9 +21,15 @@ Runs, all in one go so the numbers share the machine's mood:
       chan.c.SIZE, chan.c.copy.SIZE   MB/s of 64 B, 4 KiB, 64 KiB, 1 MiB
                   messages, in place and copied; targets: 64 B >= 5x pipe,
                   64 KiB >= 3x unix-socket, 1 MiB >= 0.7x memcpy.
-      chan.c.rtt.64B  ns per round trip; target <= 0.25x pipe.
+                  Also against c-ring (bench/cring.h, a plain C ring with the
+                  same spin-then-futex waiting): 64 B >= 0.7x.
+      chan.c.rtt.64B  ns per round trip: mean, target <= 0.25x pipe; p50,
+                  target <= 2x c-ring's p50.
+      chan.c.rtt.64B.p99  p99 of the round trips, target <= 3x c-ring's p99.
       chan.idle_cpu   % of one core used by a consumer asleep in recv;
                   no baseline; target <= 0.1 (~0: 1 ms of CPU a second).
+      chan.idle.256   the same for one process with 256 threads each asleep
+                  in recv on its own channel; target <= 1 (% of a core).
   bindings/python/bench/bench_py.py, if it exists: its JSON list of entries
                   (py.*: the binding against multiprocessing.shared_memory, and
                   against the same cycle from C measured above; py.import).
@@ -73,6 +79,11 @@ CHAN_TARGETS = {
     ("chan.c.1MiB", "memcpy"): 0.7,
     ("chan.c.rtt.64B", "pipe"): 0.25,
     ("chan.idle_cpu", None): 0.1,
+    # issue 10: the C data plane against a plain C ring with the same waiting
+    ("chan.c.64B", "c-ring"): 0.7,
+    ("chan.c.rtt.64B", "c-ring"): 2.0,
+    ("chan.c.rtt.64B.p99", "c-ring"): 3.0,
+    ("chan.idle.256", None): 1.0,
 }
 
 # A library with one export and nothing else: the Go runtime alone.
@@ -198,6 +209,15 @@ def chan_notes(rec):
         return (f"% of one core (all threads, getrusage) used by a consumer process asleep "
                 f"in shmlib_chan_recv(SHMLIB_WAIT_FOREVER) for {rec['idle_ms']} ms with "
                 "nothing sent; median of the runs")
+    if name == "chan.idle.256":
+        return (f"% of one core (all threads, getrusage) used by one process whose 256 threads "
+                f"each sleep in shmlib_chan_recv(SHMLIB_WAIT_FOREVER) on their own channel for "
+                f"{rec['idle_ms']} ms; median of the runs")
+    if name.startswith("chan.c.rtt.64B") and base == "c-ring":
+        q = "p99" if name.endswith(".p99") else "p50"
+        return (f"{q} of ns per round trip of a 64-byte message between two processes, each "
+                f"trip timed alone; c-ring: the same through two plain C rings (bench/cring.h) "
+                f"with the same spin-then-futex waiting; capacity {rec['capacity']}")
     if name == "chan.c.rtt.64B":
         return (f"ns per round trip of a 64-byte message between two processes (each side "
                 f"fills every word and sums it): two channels of capacity {rec['capacity']} "
@@ -210,6 +230,8 @@ def chan_notes(rec):
                     "bytes), read() of exactly one message, then the sum",
             "unix-socket": "the same over socketpair(AF_UNIX, SOCK_STREAM) (SO_SNDBUF "
                            f"{rec['socket_sndbuf']} as the kernel reports it)",
+            "c-ring": "the same in place through a plain C ring (bench/cring.h: no handles, "
+                      "no checks, the same spin-then-futex waiting)",
             "memcpy": "one thread in one process: fill a buffer, memcpy it to another, sum "
                       "that one (fill and sum included, as on every transport)"}[base]
     return (f"MB/s (10^6 bytes/s) of {rec['size']}-byte messages from a producer process "

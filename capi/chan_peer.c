@@ -102,5 +102,5 @@ int chan_peer_gone(struct chan_end *e, const char *op, chan_ready_fn ready, void
         return 0;
     if (o == 0)
         return chan_fail(e, op, code, "the consumer closed its end; nobody is receiving");
-    return chan_fail(e, op, code, "the %s (pid %d in its own namespace) died", peer, (int)(o >> 32));
+    return chan_fail(e, op, code, "the %s (pid %d) died", peer, (int)(o >> 32));
 }

@@ -182,7 +182,7 @@ func TestSecondEndIsBusy(t *testing.T) {
 	key := newChannel(t, "posix:", 4096)
 	p := open(t, key, Producer)
 	_, err := Open(key, Producer)
-	wantCode(t, err, segment.ErrBusy, fmt.Sprintf("pid %d in its own pid namespace", self.pid()))
+	wantCode(t, err, segment.ErrBusy, fmt.Sprintf("held by pid %d", self.pid()))
 	c := open(t, key, Consumer)
 	_, err = Open(key, Consumer)
 	wantCode(t, err, segment.ErrBusy, "consumer end is held")

@@ -120,7 +120,7 @@ func (c *Chan) peerGone(op string, ready func() (bool, error)) error {
 	case o == 0 || c.peerAlive(peer, o):
 		return nil
 	default:
-		gone = c.errorf(op, segment.ErrPeerGone, "the %s (pid %d in its own namespace) died", peer, o.pid())
+		gone = c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
 	}
 	if ok, err := ready(); ok || err != nil {
 		return err
