@@ -385,7 +385,8 @@ static void test_strerror(void)
         SHMLIB_OK,     SHMLIB_EINVAL, SHMLIB_ENOENT,       SHMLIB_EEXIST,  SHMLIB_EACCES,
         SHMLIB_ENOMEM, SHMLIB_ERANGE, SHMLIB_ENOTATTACHED, SHMLIB_ENOTSUP, SHMLIB_EFAULT,
         SHMLIB_EFORKED, SHMLIB_EOS,   SHMLIB_EINTERNAL,   SHMLIB_ETIMEDOUT, SHMLIB_EEOS,
-        SHMLIB_EPEER,  SHMLIB_ECORRUPT, SHMLIB_EBUSY,     SHMLIB_EMSGSIZE,
+        SHMLIB_EPEER,  SHMLIB_ECORRUPT, SHMLIB_EBUSY,     SHMLIB_EMSGSIZE, SHMLIB_EINTR,
+        SHMLIB_EWOKEN,
     };
     const size_t n = sizeof codes / sizeof codes[0];
     const char *texts[sizeof codes / sizeof codes[0]];
@@ -408,7 +409,7 @@ static void test_strerror(void)
     /* The header's own example. */
     CHECK_STR(shmlib_strerror(SHMLIB_ENOENT), "no such segment");
 
-    static const int unknown[] = {-19, -100, 2, 42, INT_MIN, INT_MAX};
+    static const int unknown[] = {-21, -100, 2, 42, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         CHECKF(shmlib_strerror(unknown[i]) != NULL &&
                    strcmp(shmlib_strerror(unknown[i]), "unknown error code") == 0,

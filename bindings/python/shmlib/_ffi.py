@@ -47,6 +47,8 @@ EPEER = -15
 ECORRUPT = -16
 EBUSY = -17
 EMSGSIZE = -18
+EINTR = -19
+EWOKEN = -20
 OPENED = 1
 
 # shmlib_create() flags.
@@ -75,6 +77,7 @@ STAT_CHANNEL = 0x4
 # Channels.
 CHAN_PRODUCER = 1
 CHAN_CONSUMER = 2
+CHAN_EINTR = 0x100
 WAIT_FOREVER = -1
 
 
@@ -172,6 +175,7 @@ PROTOTYPES = {
     "shmlib_chan_peek": (c_int, [chan_t, c_int64, POINTER(c_void_p),
                                  POINTER(c_size_t)]),
     "shmlib_chan_release": (c_int, [chan_t]),
+    "shmlib_chan_wake": (c_int, [chan_t]),
 }
 
 

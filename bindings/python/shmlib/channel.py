@@ -26,9 +26,12 @@ the same message again; the next reserve or send reuses the reserved space
 reservation, and leaves a held message for the next consumer, as
 shmlib_chan_close does.
 
-Waiting: the library is called with timeouts of at most _SLICE_NS and
-again until the caller's timeout, so that signal handlers (Ctrl-C) run
-while a call waits forever; a call that times out has done nothing, so
+Waiting: ends are opened with SHMLIB_CHAN_EINTR, so a signal that lands
+on the waiting thread ends the library's wait at once (SHMLIB_EINTR) and
+Python runs its handler (Ctrl-C raises KeyboardInterrupt) before the call
+is made again. A signal may land on another thread, so the library is also
+called with timeouts of at most _SLICE_NS and again until the caller's
+timeout. A call that times out or is interrupted has done nothing, so
 calling again is safe.
 """
 
@@ -47,8 +50,9 @@ from .segment import _creation_key, _KeyBuffer, _numpy
 
 _ENDS = {"producer": _ffi.CHAN_PRODUCER, "consumer": _ffi.CHAN_CONSUMER}
 
-# The longest the library waits in one call (0.2 s): how late Ctrl-C can be.
-_SLICE_NS = 200_000_000
+# The longest the library waits in one call (0.1 s): how late Ctrl-C can be
+# when the signal lands on a thread other than the waiting one.
+_SLICE_NS = 100_000_000
 
 
 def create_channel(capacity, key=None, *, backend=None, mode=0o600,
@@ -100,7 +104,7 @@ def open_channel(key, end):
     if _fork.forked:
         _fork.refuse(op, key)
     handle = _ffi.chan_t()
-    check(_ffi.lib.shmlib_chan_open(raw, code, ctypes.byref(handle)))
+    check(_ffi.lib.shmlib_chan_open(raw, code | _ffi.CHAN_EINTR, ctypes.byref(handle)))
     size = ctypes.c_uint64()  # asked once: it never changes
     check(_ffi.lib.shmlib_chan_max_message(handle, ctypes.byref(size)))
     return Channel._wrap(keys.canonical(key), end, handle.value, size.value)
@@ -236,13 +240,13 @@ class Channel:
         """call(timeout_ns) -> rc, repeated in slices of at most _SLICE_NS
         until `timeout` (see the module docstring)."""
         ns = _timeout_ns(op, self._key, timeout)
-        if ns is not None and ns <= _SLICE_NS:
-            return call(ns)
         deadline = None if ns is None else time.monotonic_ns() + ns
         while True:
-            left = _SLICE_NS if deadline is None else deadline - time.monotonic_ns()
-            rc = call(min(max(left, 0), _SLICE_NS))
-            if rc != _ffi.ETIMEDOUT:
+            left = _SLICE_NS if deadline is None else max(deadline - time.monotonic_ns(), 0)
+            rc = call(min(left, _SLICE_NS))
+            if rc == _ffi.EINTR:
+                continue  # Python runs the handler here; a raise ends the loop
+            if rc != _ffi.ETIMEDOUT or (ns is not None and ns <= _SLICE_NS):
                 return rc
             if deadline is not None and left <= _SLICE_NS:
                 # The library's own words for the whole wait, not for the
@@ -281,10 +285,16 @@ class Channel:
         Raises MessageTooLarge beyond max_message, Timeout, PeerGone (the
         consumer died while the ring was full), Corrupt.
         """
-        if type(data) is not bytes or self._loan is not None:
-            # The library's send takes an address, which ctypes gives for
-            # bytes only (and a left-over reservation must be reused):
-            # copy into reserved space instead, still a single copy.
+        address = None
+        if self._loan is None and type(data) is bytes:
+            address, size = data, len(data)
+        elif self._loan is None and type(data) is bytearray:
+            # ctypes gives the address of a writable buffer without a copy.
+            size = len(data)
+            address = (ctypes.c_char * size).from_buffer(data) if size else b""
+        if address is None:
+            # Other buffers (and a left-over reservation, which must be
+            # reused): copy into reserved space instead, still one copy.
             view = memoryview(data).cast("B")
             with self.reserve(len(view), timeout) as buf:
                 buf[:] = view
@@ -293,7 +303,7 @@ class Channel:
         handle = self._enter(op, "producer")
         try:
             rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_send(
-                handle, data, len(data), ns), timeout)
+                handle, address, size, ns), timeout)
         finally:
             self._lock.release()
         if rc < 0:
