@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,6 +80,42 @@ static int interrupted(struct chan_end *e, const char *op)
     return 0;
 }
 
+/* "after 100ms": d in the form Go's time.Duration prints, so that both
+ * implementations word a timeout alike. */
+static void put_frac(char **p, char *end, uint64_t v, uint64_t frac, int digits, const char *unit)
+{
+    char f[16];
+    int n = 0;
+    for (int i = 0; i < digits; i++) {
+        f[digits - 1 - i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    for (n = digits; n > 0 && f[n - 1] == '0'; n--)
+        ;
+    int w = n > 0 ? snprintf(*p, end - *p, "%llu.%.*s%s", (unsigned long long)v, n, f, unit)
+                  : snprintf(*p, end - *p, "%llu%s", (unsigned long long)v, unit);
+    *p += w < end - *p ? w : end - *p - 1;
+}
+
+static void duration(char *buf, size_t len, int64_t ns)
+{
+    char *p = buf, *end = buf + len;
+    uint64_t d = (uint64_t)ns;
+    if (d < 1000) {
+        snprintf(buf, len, "%lluns", (unsigned long long)d);
+    } else if (d < 1000000) {
+        put_frac(&p, end, d / 1000, d % 1000, 3, "\u00b5s");
+    } else if (d < 1000000000) {
+        put_frac(&p, end, d / 1000000, d % 1000000, 6, "ms");
+    } else {
+        uint64_t s = d / 1000000000, h = s / 3600, m = s / 60 % 60;
+        int w = h ? snprintf(p, end - p, "%lluh%llum", (unsigned long long)h, (unsigned long long)m)
+                  : m ? snprintf(p, end - p, "%llum", (unsigned long long)m) : 0;
+        p += w;
+        put_frac(&p, end, s % 60, d % 1000000000, 9, "s");
+    }
+}
+
 struct sleeping {
     struct chan_end *e;
     _Atomic uint32_t *waiting;
@@ -128,7 +165,9 @@ static int sleep_loop(struct chan_end *e, const char *op, int64_t timeout_ns, ch
         if (deadline != 0) {
             int64_t left = deadline - now_ns();
             if (left <= 0) {
-                r = chan_fail(e, op, SHMLIB_ETIMEDOUT, "timed out after %lld ns", (long long)timeout_ns);
+                char d[64];
+                duration(d, sizeof d, timeout_ns);
+                r = chan_fail(e, op, SHMLIB_ETIMEDOUT, "timed out after %s", d);
                 break;
             }
             slice = left < slice ? left : slice;

@@ -179,7 +179,7 @@ func (c *Chan) take(op string) error {
 			return c.errorf(op, segment.ErrOS, "cannot lock the %s end: %v", c.end, err)
 		}
 		if !got {
-			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d, which lives (the pid as its own pid namespace sees it)", c.end, owner(word.Load()).pid())
+			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d", c.end, owner(word.Load()).pid())
 		}
 		word.Store(uint64(self))
 		return nil

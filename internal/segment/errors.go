@@ -34,6 +34,8 @@ const (
 	ErrCorrupt      Code = -16 // SHMLIB_ECORRUPT
 	ErrBusy         Code = -17 // SHMLIB_EBUSY
 	ErrTooLarge     Code = -18 // SHMLIB_EMSGSIZE
+	ErrInterrupted  Code = -19 // SHMLIB_EINTR (C data plane only)
+	ErrWoken        Code = -20 // SHMLIB_EWOKEN (C data plane only)
 )
 
 // Error gives the same short text as shmlib_strerror.
@@ -75,6 +77,10 @@ func (c Code) Error() string {
 		return "busy"
 	case ErrTooLarge:
 		return "message too large"
+	case ErrInterrupted:
+		return "interrupted by a signal"
+	case ErrWoken:
+		return "woken by another thread"
 	}
 	return "unknown error code"
 }

@@ -241,18 +241,20 @@ class Channel:
         until `timeout` (see the module docstring)."""
         ns = _timeout_ns(op, self._key, timeout)
         deadline = None if ns is None else time.monotonic_ns() + ns
+        left = _SLICE_NS if ns is None else ns
         while True:
-            left = _SLICE_NS if deadline is None else max(deadline - time.monotonic_ns(), 0)
             rc = call(min(left, _SLICE_NS))
-            if rc == _ffi.EINTR:
-                continue  # Python runs the handler here; a raise ends the loop
-            if rc != _ffi.ETIMEDOUT or (ns is not None and ns <= _SLICE_NS):
+            # On EINTR, Python runs the signal's handler here (a raise ends
+            # the loop) and the wait goes on.
+            if rc != _ffi.EINTR and (rc != _ffi.ETIMEDOUT or (ns is not None and ns <= _SLICE_NS)):
                 return rc
-            if deadline is not None and left <= _SLICE_NS:
+            if rc == _ffi.ETIMEDOUT and deadline is not None and left <= _SLICE_NS:
                 # The library's own words for the whole wait, not for the
                 # last slice of it.
                 raise Timeout(_ffi.ETIMEDOUT, f"{op} {self._key}: timed out "
                               f"after {_duration_text(ns)}")
+            if deadline is not None:
+                left = max(deadline - time.monotonic_ns(), 0)
 
     def _idle_loan(self, op):
         """The loan a failed with-block left, if any; InvalidArgument while

@@ -98,3 +98,9 @@ func (c *Chan) Release() error {
 	_, err := c.lib.call(func() int32 { return c.lib.chanRelease(c.h) })
 	return err
 }
+
+// Wake is shmlib_chan_wake: it ends a wait on this end in another thread.
+func (c *Chan) Wake() error {
+	_, err := c.lib.call(func() int32 { return c.lib.chanWake(c.h) })
+	return err
+}

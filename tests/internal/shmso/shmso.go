@@ -63,6 +63,7 @@ type Lib struct {
 	chanRecv       func(ch uint64, buf *byte, capacity uintptr, outLen *uintptr, timeout int64) int32
 	chanPeek       func(ch uint64, timeout int64, out *unsafe.Pointer, outLen *uintptr) int32
 	chanRelease    func(ch uint64) int32
+	chanWake       func(ch uint64) int32
 }
 
 // Open loads the library at path (absolute, so that no search path can
@@ -116,6 +117,7 @@ func (l *Lib) functions() map[string]any {
 		"shmlib_chan_recv":        &l.chanRecv,
 		"shmlib_chan_peek":        &l.chanPeek,
 		"shmlib_chan_release":     &l.chanRelease,
+		"shmlib_chan_wake":        &l.chanWake,
 	}
 }
 
