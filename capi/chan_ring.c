@@ -239,6 +239,24 @@ int libshm_chan_release(shmlib_chan_t h)
     return rc;
 }
 
+/* recv's end: copies the message peek found into buf, or leaves it in the
+ * channel (not held) when it does not fit or buf cannot be written. */
+static int copy_out(struct chan_end *e, const char *op, const unsigned char *msg, uint64_t len, void *buf, size_t cap,
+                    size_t *out_len)
+{
+    e->pending = 0;
+    if (len > cap) {
+        *out_len = (size_t)len;
+        return chan_fail(e, op, SHMLIB_ERANGE, "the message has %llu bytes; the buffer holds %zu",
+                         (unsigned long long)len, cap);
+    }
+    if (chan_user_write(buf, msg, (size_t)len) != 0)
+        return bad_pointer(e, op);
+    advance(e, e->pend_size);
+    *out_len = (size_t)len;
+    return SHMLIB_OK;
+}
+
 int libshm_chan_recv(shmlib_chan_t h, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns)
 {
     static const char op[] = "chan_recv";
@@ -252,22 +270,14 @@ int libshm_chan_recv(shmlib_chan_t h, void *buf, size_t cap, size_t *out_len, in
         rc = chan_fail(e, op, SHMLIB_EINVAL, "out_len is NULL, or buf is NULL with a capacity");
     } else if (!chan_user_writable(out_len, sizeof *out_len)) {
         rc = bad_pointer(e, op);
-    } else if ((uintptr_t)buf + cap < (uintptr_t)buf) {
-        rc = chan_fail(e, op, SHMLIB_EFAULT, "a buffer of %zu bytes at %p runs past the end of the address space", cap, buf);
-    } else if ((rc = peek(e, op, timeout_ns, &msg, &len)) == 0) {
-        /* Unless it is copied out, the message stays in the channel for
-         * the next call, not held: also when buf cannot be written. */
-        e->pending = 0;
-        if (len > cap) {
-            *out_len = (size_t)len;
-            rc = chan_fail(e, op, SHMLIB_ERANGE, "the message has %llu bytes; the buffer holds %zu",
-                           (unsigned long long)len, cap);
-        } else if (chan_user_write(buf, msg, (size_t)len) != 0) {
-            rc = bad_pointer(e, op);
-        } else {
-            advance(e, e->pend_size);
-            *out_len = (size_t)len;
-        }
+    } else {
+        if (cap > e->max_msg)
+            cap = (size_t)e->max_msg; /* no message is longer, so neither need buf be */
+        if ((uintptr_t)buf + cap < (uintptr_t)buf)
+            rc = chan_fail(e, op, SHMLIB_EFAULT, "a buffer of %zu bytes at %p runs past the end of the address space",
+                           cap, buf);
+        else if ((rc = peek(e, op, timeout_ns, &msg, &len)) == 0)
+            rc = copy_out(e, op, msg, len, buf, cap, out_len);
     }
     chan_leave(e);
     return rc;

@@ -538,6 +538,13 @@ int shmlib_list(shmlib_stat_t *out_items, size_t capacity, size_t *out_count);
  * /proc/PID/fd that the caller may read: run it as root, or as the user
  * whose segments they are.
  *
+ * Containers: a POSIX name carries the pid its creator had in its own pid
+ * namespace. A creator in a namespace nested in the caller's is found by
+ * that pid and its start time; a caller outside the initial pid namespace
+ * cannot see every process, so there a creator it cannot find counts as
+ * alive and its segments are never offered. A System V creator the
+ * kernel does not show in the caller's namespace is not judged either.
+ *
  * Errors: SHMLIB_EINVAL (unknown flag, NULL out_count, NULL out_items with
  * nonzero capacity), SHMLIB_ERANGE (more than `capacity` found: all were
  * destroyed with the flag, the first `capacity` are written), SHMLIB_EOS.

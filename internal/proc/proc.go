@@ -62,3 +62,50 @@ func Alive(pid int, match func(start int64) bool) bool {
 	}
 	return state != 'Z' && state != 'X' && (match == nil || match(start))
 }
+
+// initialNamespace is the inode of the initial pid namespace
+// (PROC_PID_INIT_INO): the one namespace from which every process is
+// visible.
+const initialNamespace = 0xEFFFFFFC
+
+// SeesAll reports whether this process sits in the initial pid
+// namespace, where /proc shows every process of the machine. Anywhere
+// else, a process that cannot be found may still run, unseen.
+func SeesAll() bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/self/ns/pid", &st) == nil && st.Ino == initialNamespace
+}
+
+// Nested is the set of processes that run in pid namespaces nested in this
+// one, each as its own namespace sees it: its pid there (the last of
+// NSpid in /proc/PID/status) and its start time. A pid that a process
+// wrote down in such a namespace means nothing here, but with its start
+// time it still names that process.
+func Nested() map[[2]int64]bool {
+	found := make(map[[2]int64]bool)
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + d.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		i := bytes.Index(status, []byte("\nNSpid:"))
+		if i < 0 {
+			continue
+		}
+		line, _, _ := bytes.Cut(status[i+len("\nNSpid:"):], []byte("\n"))
+		ids := bytes.Fields(line)
+		if len(ids) < 2 {
+			continue // not nested
+		}
+		inner, err := strconv.ParseInt(string(ids[len(ids)-1]), 10, 64)
+		if start := StartTime(pid); err == nil && start >= 0 {
+			found[[2]int64{inner, start}] = true
+		}
+	}
+	return found
+}

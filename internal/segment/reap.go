@@ -56,9 +56,16 @@ func Reap(destroy bool) ([]Info, error) {
 		return nil, err
 	}
 	inUse := posixInUse()
+	var nestedSet map[[2]int64]bool
+	nested := func() map[[2]int64]bool { // read once, only if needed
+		if nestedSet == nil {
+			nestedSet = proc.Nested()
+		}
+		return nestedSet
+	}
 	var found []Info
 	for _, in := range infos {
-		if !orphaned(&in, inUse) {
+		if !orphaned(&in, inUse, nested) {
 			continue
 		}
 		if pid, _, ok := ownName(strings.TrimPrefix(in.Key, "posix:/")); ok && in.Backend == keys.Posix {
@@ -74,7 +81,7 @@ func Reap(destroy bool) ([]Info, error) {
 	return found, nil
 }
 
-func orphaned(in *Info, inUse map[string]bool) bool {
+func orphaned(in *Info, inUse map[string]bool, nested func() map[[2]int64]bool) bool {
 	switch in.Backend {
 	case keys.Posix:
 		name := strings.TrimPrefix(in.Key, "posix:/")
@@ -82,12 +89,27 @@ func orphaned(in *Info, inUse map[string]bool) bool {
 		if !ok || inUse[name] {
 			return false
 		}
-		return !proc.Alive(pid, func(s int64) bool { return uint64(s) == start })
+		return !creatorAlive(pid, start, nested)
 	case keys.SysV:
+		// The kernel gives the creator's pid as this pid namespace sees
+		// it, and 0 for one it cannot see: that one cannot be judged.
 		return in.IPCKey>>24 == ownKeyByte && in.Nattach == 0 && !in.Destroyed &&
-			!proc.Alive(int(in.CPID), nil)
+			in.CPID != 0 && !proc.Alive(int(in.CPID), nil)
 	}
 	return false
+}
+
+// creatorAlive reports whether the process that chose a POSIX name still
+// runs. The name holds its pid as its own pid namespace saw it, which may
+// not be ours (containers sharing /dev/shm): it is found here by pid and
+// start time, or in a nested namespace by its pid there and start time.
+// Outside the initial pid namespace some processes cannot be seen at all,
+// so a creator not found there counts as alive: never reap on a guess.
+func creatorAlive(pid int, start uint64, nested func() map[[2]int64]bool) bool {
+	if proc.Alive(pid, func(s int64) bool { return uint64(s) == start }) {
+		return true
+	}
+	return !proc.SeesAll() || nested()[[2]int64{int64(pid), int64(start)}]
 }
 
 // posixInUse is the set of /dev/shm names that some process has mapped or

@@ -1091,7 +1091,7 @@ static void call_strerror(void)
     }
     describe("shmlib_strerror(%d)", code);
     const char *s = shmlib_strerror(code);
-    int known = code == SHMLIB_OPENED || (code <= 0 && code >= -18);
+    int known = code == SHMLIB_OPENED || (code <= 0 && code >= SHMLIB_EWOKEN);
     if (s == NULL || strnlen(s, 200) == 200 || (strcmp(s, "unknown error code") == 0) == known)
         violation(V_DATA, "shmlib_strerror(%d) is \"%s\"", code, s ? s : "(null)");
     check(0, B(0), 0);
