@@ -53,8 +53,13 @@ struct chan_end {
      * thread, changes it. */
     _Atomic uint64_t state;
     _Atomic uint32_t signals; /* CH_SIG_*, set by other threads */
-    _Atomic int busy_tid;     /* the thread in a call, for a closer to tell a dead one */
+    _Atomic int busy_tid;     /* the thread in a slow-path call, for a closer to tell a dead one */
     _Atomic int wakers;       /* shmlib_chan_wake calls touching the ring right now */
+    /* The fast path (chan_table.c): the thread the end is biased to enters
+     * with plain stores; others revoke the bias first. */
+    _Atomic uint32_t owner;  /* the biased thread's slot + 1 (chan_table.c); 0: none */
+    _Atomic uint32_t revoke; /* 1 while another thread takes the bias away */
+    int entered_slow;           /* the call in flight took the slow path */
 
     unsigned char *base; /* the mapping */
     uint64_t capacity, max_msg;

@@ -7,17 +7,33 @@
  * handle never is). Slots live in chunks that are allocated once and never
  * freed, so a stale handle can always be looked at safely and refused.
  *
- * A call takes its end by a compare-and-swap of the slot's state from
- * "handle" to "handle | CH_BUSY" and gives it back with a plain store: one
- * atomic read-modify-write per call, and a second thread on the same end
- * gets SHMLIB_EBUSY. Close and handover (Go) first quiesce the end: they
- * raise CH_SIG_CLOSING, wake a waiter, and take the end as a call would;
- * a thread that died inside a call (killed, cancelled asynchronously) does
- * not hold it for good: its busy_tid no longer exists.
+ * A call must find the end free, or fail with SHMLIB_EBUSY: one thread at
+ * a time. Taking it with a compare-and-swap costs an atomic
+ * read-modify-write per call, four per message in place: several times
+ * what a plain ring costs here. So an end is biased to the thread that
+ * uses it (owner): that thread enters with a plain store of the end into a
+ * flag of its own (thread_in[its slot]), a compiler barrier and a load of
+ * revoke. Any other thread takes the slow path: a compare-and-swap of the
+ * slot's state from "handle" to "handle | CH_BUSY", then, if the end is
+ * biased to another thread, it raises revoke and calls
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which runs a full barrier
+ * on every thread of the process: after it, either the owner's store of
+ * its flag is visible (it is in a call: SHMLIB_EBUSY) or the owner's load
+ * of revoke will see it (it backs off to the slow path). Then the bias
+ * passes to the new thread. Each thread writes only its own flag, so a
+ * thread that lost the bias while it was about to enter cannot hide the
+ * new owner's call. Where membarrier is missing, every call takes the
+ * slow path.
+ *
+ * Close and handover (Go) first quiesce the end: they raise CH_SIG_CLOSING,
+ * wake a waiter, and take the end as a slow call would; a thread that died
+ * inside a call (killed, cancelled asynchronously) does not hold it for
+ * good: its id no longer names a live thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -74,33 +90,149 @@ static int not_open(const char *op, uint64_t h)
     return chan_fail(NULL, op, SHMLIB_EINVAL, "%llu is not an open channel handle", (unsigned long long)h);
 }
 
-static int gettid_(void) { return (int)syscall(SYS_gettid); }
+/* The calling thread's id, asked of the kernel once per thread: calls
+ * record it for close to tell a thread that died in a call. */
+static int gettid_(void)
+{
+    /* initial-exec: a plain TLS load, not a __tls_get_addr call per call */
+    static __thread int tid __attribute__((tls_model("initial-exec")));
+    if (tid == 0)
+        tid = (int)syscall(SYS_gettid);
+    return tid;
+}
+
+/* Whether thread tid of this process still runs. */
+static int thread_alive(int tid)
+{
+    return tid == 0 || syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
+}
+
+static int biased; /* membarrier is registered: ends may be biased */
+static pthread_once_t biased_once = PTHREAD_ONCE_INIT;
+
+/* Per-thread flags: thread_in[slot] is the end the thread with that slot
+ * is in a fast call on, else NULL. Written only by that thread (and
+ * cleared when it exits); slots are reused, never freed. */
+#define THREAD_SLOTS 16384
+static struct chan_end *_Atomic thread_in[THREAD_SLOTS];
+static uint32_t thread_slots_used, thread_slots_free[THREAD_SLOTS], thread_slots_nfree;
+static pthread_key_t thread_slot_key;
+/* This thread's slot + 1; 0 before it has one, NO_SLOT if none is left. */
+#define NO_SLOT UINT32_MAX
+static __thread uint32_t my_slot __attribute__((tls_model("initial-exec")));
+
+static void thread_exits(void *slot)
+{
+    uint32_t i = (uint32_t)(uintptr_t)slot - 1;
+    atomic_store(&thread_in[i], NULL);
+    pthread_mutex_lock(&table_lock);
+    thread_slots_free[thread_slots_nfree++] = i;
+    pthread_mutex_unlock(&table_lock);
+}
+
+static void register_membarrier(void)
+{
+    biased = pthread_key_create(&thread_slot_key, thread_exits) == 0 &&
+             syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+static uint32_t this_slot(void)
+{
+    if (my_slot == 0) {
+        uint32_t s = NO_SLOT;
+        pthread_mutex_lock(&table_lock);
+        if (thread_slots_nfree > 0)
+            s = thread_slots_free[--thread_slots_nfree] + 1;
+        else if (thread_slots_used < THREAD_SLOTS)
+            s = ++thread_slots_used;
+        pthread_mutex_unlock(&table_lock);
+        if (s != NO_SLOT && pthread_setspecific(thread_slot_key, (void *)(uintptr_t)s) != 0) {
+            thread_exits((void *)(uintptr_t)s);
+            s = NO_SLOT;
+        }
+        my_slot = s;
+    }
+    return my_slot;
+}
+
+/* Takes the bias away from the end's owner, if any and not the caller.
+ * The caller holds the slow lock (state | CH_BUSY). Returns 0, or 1 if
+ * the owner is in a call and keeps the bias. */
+static int revoke_bias(struct chan_end *e, uint32_t me)
+{
+    uint32_t o = atomic_load(&e->owner);
+    if (o == 0 || o == me)
+        return 0;
+    atomic_store(&e->revoke, 1);
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    if (atomic_load(&thread_in[o - 1]) == e) {
+        atomic_store(&e->revoke, 0);
+        return 1;
+    }
+    atomic_store(&e->owner, 0);
+    atomic_store(&e->revoke, 0);
+    return 0;
+}
+
+static int busy(const char *op, struct chan_end *e)
+{
+    return chan_fail(e, op, SHMLIB_EBUSY,
+                     "another thread is in a call on this %s end; an end is used by one thread at a time",
+                     e->end == SHMLIB_CHAN_PRODUCER ? "producer" : "consumer");
+}
+
+static int enter_slow(const char *op, shmlib_chan_t h, struct chan_end *e, uint32_t me)
+{
+    uint64_t idle = h;
+    if (!atomic_compare_exchange_strong_explicit(&e->state, &idle, h | CH_BUSY, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return (idle & ~(uint64_t)CH_BUSY) != h ? not_open(op, h) : busy(op, e);
+    if ((atomic_load_explicit(&e->signals, memory_order_relaxed) & CH_SIG_CLOSING) || revoke_bias(e, me)) {
+        int closing = atomic_load(&e->signals) & CH_SIG_CLOSING;
+        atomic_store_explicit(&e->state, h, memory_order_release);
+        return closing ? not_open(op, h) : busy(op, e);
+    }
+    if (biased && me != NO_SLOT)
+        atomic_store(&e->owner, me); /* the next call of this thread is fast */
+    atomic_store_explicit(&e->busy_tid, gettid_(), memory_order_relaxed);
+    e->entered_slow = 1;
+    return SHMLIB_OK;
+}
 
 int chan_enter(const char *op, shmlib_chan_t h, struct chan_end **out)
 {
     struct chan_end *e = slot_of(h);
     if (e == NULL)
         return not_open(op, h);
-    uint64_t idle = h;
-    if (!atomic_compare_exchange_strong_explicit(&e->state, &idle, h | CH_BUSY, memory_order_acquire,
-                                                 memory_order_relaxed)) {
-        if ((idle & ~(uint64_t)CH_BUSY) != h)
-            return not_open(op, h);
-        return chan_fail(e, op, SHMLIB_EBUSY,
-                         "another thread is in a call on this %s end; an end is used by one thread at a time",
-                         e->end == SHMLIB_CHAN_PRODUCER ? "producer" : "consumer");
+    uint32_t me = this_slot();
+    if (atomic_load_explicit(&e->owner, memory_order_relaxed) == me) {
+        struct chan_end *_Atomic *flag = &thread_in[me - 1];
+        atomic_store_explicit(flag, e, memory_order_relaxed);
+        /* The other side of this barrier is revoke_bias's membarrier. */
+        atomic_signal_fence(memory_order_seq_cst);
+        if (!atomic_load_explicit(&e->revoke, memory_order_acquire) &&
+            atomic_load_explicit(&e->owner, memory_order_relaxed) == me &&
+            atomic_load_explicit(&e->state, memory_order_acquire) == h &&
+            !(atomic_load_explicit(&e->signals, memory_order_relaxed) & CH_SIG_CLOSING)) {
+            e->entered_slow = 0;
+            *out = e;
+            return SHMLIB_OK;
+        }
+        atomic_store_explicit(flag, NULL, memory_order_release);
     }
-    if (atomic_load_explicit(&e->signals, memory_order_relaxed) & CH_SIG_CLOSING) {
-        atomic_store_explicit(&e->state, h, memory_order_release);
-        return not_open(op, h);
-    }
-    atomic_store_explicit(&e->busy_tid, gettid_(), memory_order_relaxed);
-    *out = e;
-    return SHMLIB_OK;
+    int rc = enter_slow(op, h, e, me);
+    if (rc == SHMLIB_OK)
+        *out = e;
+    return rc;
 }
 
 void chan_leave(struct chan_end *e)
 {
+    if (!e->entered_slow) {
+        atomic_store_explicit(&thread_in[my_slot - 1], NULL, memory_order_release);
+        return;
+    }
+    e->entered_slow = 0;
     atomic_store_explicit(&e->busy_tid, 0, memory_order_relaxed);
     uint64_t h = atomic_load_explicit(&e->state, memory_order_relaxed) & ~(uint64_t)CH_BUSY;
     atomic_store_explicit(&e->state, h, memory_order_release);
@@ -110,6 +242,7 @@ int libshm_chan_register(void *base, uint64_t capacity, uint64_t max_msg, int en
                          int lock_fd, uint64_t pid_ns, uint64_t pos, const char *key,
                          uint64_t *out_handle)
 {
+    pthread_once(&biased_once, register_membarrier);
     pthread_mutex_lock(&table_lock);
     uint32_t i;
     if (free_count > 0) {
@@ -148,15 +281,25 @@ int libshm_chan_register(void *base, uint64_t capacity, uint64_t max_msg, int en
     snprintf(e->key, sizeof e->key, "%s", key);
     atomic_store_explicit(&e->signals, 0, memory_order_relaxed);
     atomic_store_explicit(&e->busy_tid, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->owner, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->revoke, 0, memory_order_relaxed);
+    e->entered_slow = 0;
     atomic_store_explicit(&e->state, h, memory_order_release); /* publishes the fields */
     *out_handle = h;
     return SHMLIB_OK;
 }
 
-/* Whether thread tid of this process still runs. */
-static int thread_alive(int tid)
+/* Wakes a call in flight on e from whichever sequence word it may sleep
+ * on (it sees CH_SIG_CLOSING and returns), then lets it run. */
+static void nudge(struct chan_end *e, int round)
 {
-    return tid == 0 || syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
+    _Atomic uint32_t *seq = ch_u32(e, e->end == SHMLIB_CHAN_PRODUCER ? CH_OFF_SPACE_SEQ : CH_OFF_DATA_SEQ);
+    if (round % 64 == 0) {
+        atomic_fetch_add(seq, 1);
+        chan_futex_wake(seq);
+    }
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
 }
 
 /*
@@ -179,6 +322,7 @@ int libshm_chan_quiesce(const char *op, uint64_t h)
     }
     if (was & CH_SIG_CLOSING)
         return chan_fail(e, op, SHMLIB_EINVAL, "another thread is closing this end");
+    /* The slow lock, as a call takes it: a slow call in flight ends first. */
     for (int round = 0;; round++) {
         uint64_t idle = h;
         if (atomic_compare_exchange_strong(&e->state, &idle, h | CH_BUSY))
@@ -189,14 +333,17 @@ int libshm_chan_quiesce(const char *op, uint64_t h)
             atomic_store(&e->busy_tid, 0);
             break;
         }
-        /* Wake it from whichever sequence word it may sleep on. */
-        _Atomic uint32_t *seq = ch_u32(e, e->end == SHMLIB_CHAN_PRODUCER ? CH_OFF_SPACE_SEQ : CH_OFF_DATA_SEQ);
-        if (round % 64 == 0) {
-            atomic_fetch_add(seq, 1);
-            chan_futex_wake(seq);
-        }
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
+        nudge(e, round);
+    }
+    /* Then a call of the thread the end is biased to; revoke stays raised
+     * until the end is unregistered, so that none starts again. */
+    if (biased) {
+        atomic_store(&e->revoke, 1);
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+        uint32_t o = atomic_load(&e->owner);
+        for (int round = 0; o != 0 && atomic_load(&thread_in[o - 1]) == e; round++)
+            nudge(e, round); /* a thread that exits clears its flag */
+        atomic_store(&e->owner, 0);
     }
     while (atomic_load(&e->wakers) != 0)
         sched_yield();
@@ -212,6 +359,7 @@ void libshm_chan_unquiesce(uint64_t h)
         return;
     atomic_fetch_and(&e->signals, ~CH_SIG_CLOSING);
     atomic_store(&e->busy_tid, 0);
+    atomic_store(&e->revoke, 0);
     atomic_store(&e->state, h);
 }
 

@@ -35,6 +35,7 @@ static long long now_ms(void)
 struct waiter {
     shmlib_chan_t chan;
     int64_t timeout_ns;
+    int warm; /* messages to receive (without waiting) before the wait */
     volatile int started;
     int rc;
     char err[512];
@@ -46,6 +47,8 @@ static void *wait_recv(void *arg)
     struct waiter *w = arg;
     unsigned char buf[64];
     size_t len;
+    for (int i = 0; i < w->warm; i++)
+        CHECK_RC(shmlib_chan_recv(w->chan, buf, sizeof buf, &len, 0), 0);
     long long t0 = now_ms();
     __atomic_store_n(&w->started, 1, __ATOMIC_SEQ_CST);
     w->rc = shmlib_chan_recv(w->chan, buf, sizeof buf, &len, w->timeout_ns);
@@ -260,6 +263,105 @@ static void test_thread_dies_in_call(void)
     CHECK_RC(shmlib_destroy(key), 0);
 }
 
+/* A thread that has used the end (and so enters it without an atomic
+ * read-modify-write, see chan_table.c) waits in it: every other thread is
+ * refused with SHMLIB_EBUSY until it returns, then may go on. */
+static void test_busy_while_biased_thread_waits(void)
+{
+    char key[SHMLIB_KEY_MAX];
+    shmlib_chan_t prod, cons;
+    pthread_t t;
+    if (!open_pair(key, 0, &prod, &cons))
+        return;
+    struct waiter w = {.chan = cons, .timeout_ns = 2000 * MS, .warm = 1};
+    /* The waiter's thread recvs once before (it has the end since). */
+    CHECK_RC(shmlib_chan_send(prod, "a", 1, 0), 0);
+    if (start(&t, &w)) {
+        unsigned char buf[8];
+        size_t len;
+        CHECK_RC(shmlib_chan_recv(cons, buf, sizeof buf, &len, 0), SHMLIB_EBUSY);
+        CHECK_RC(shmlib_chan_release(cons), SHMLIB_EBUSY);
+        CHECK_RC(shmlib_chan_send(prod, "b", 1, 0), 0);
+        pthread_join(t, NULL);
+        CHECK_RC(w.rc, 0);
+        CHECK_RC(shmlib_chan_send(prod, "c", 1, 0), 0);
+        CHECK_RC(shmlib_chan_recv(cons, buf, sizeof buf, &len, 0), 0); /* the end is ours now */
+        CHECK_INT(len, 1);
+        CHECK(buf[0] == 'c');
+    }
+    CHECK_RC(shmlib_chan_close(cons), 0);
+    CHECK_RC(shmlib_chan_close(prod), 0);
+    CHECK_RC(shmlib_destroy(key), 0);
+}
+
+/* Four threads share one producer handle without any lock of their own:
+ * each send either goes through alone or gets SHMLIB_EBUSY, so the
+ * consumer receives every message sent exactly once, each thread's in
+ * order, and nothing corrupt. */
+#define RACERS 4
+#define PER_RACER 20000
+struct racer {
+    shmlib_chan_t chan;
+    int id, sent, busy;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    while (r->sent < PER_RACER) {
+        uint32_t msg[2] = {(uint32_t)r->id, (uint32_t)r->sent};
+        int rc = shmlib_chan_send(r->chan, msg, sizeof msg, 0);
+        if (rc == 0)
+            r->sent++;
+        else if (rc == SHMLIB_EBUSY || rc == SHMLIB_ETIMEDOUT)
+            r->busy++;
+        else {
+            CHECK_RC(rc, 0);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads_race_for_an_end(void)
+{
+    char key[SHMLIB_KEY_MAX];
+    shmlib_chan_t prod, cons;
+    if (!open_pair(key, 0, &prod, &cons))
+        return;
+    pthread_t t[RACERS];
+    struct racer r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct racer){.chan = prod, .id = i};
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    uint32_t next[RACERS] = {0};
+    int got = 0, bad = 0;
+    while (got < RACERS * PER_RACER && !bad) {
+        uint32_t msg[2];
+        size_t len;
+        int rc = shmlib_chan_recv(cons, msg, sizeof msg, &len, 5000 * MS);
+        if (!CHECK_RC(rc, 0))
+            break;
+        bad = len != sizeof msg || msg[0] >= RACERS || msg[1] != next[msg[0]];
+        if (!bad)
+            next[msg[0]]++;
+        got++;
+    }
+    CHECK(!bad);
+    CHECK_INT(got, RACERS * PER_RACER);
+    long busy = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(r[i].sent, PER_RACER);
+        busy += r[i].busy;
+    }
+    printf("   %d messages, %ld refused as busy or full\n", got, busy);
+    CHECK_RC(shmlib_chan_close(cons), 0);
+    CHECK_RC(shmlib_chan_close(prod), 0);
+    CHECK_RC(shmlib_destroy(key), 0);
+}
+
 int main(void)
 {
     printf("-- wake\n");
@@ -274,5 +376,9 @@ int main(void)
     test_cancel();
     printf("-- a thread dies in a call\n");
     test_thread_dies_in_call();
+    printf("-- busy while the thread the end is biased to waits\n");
+    test_busy_while_biased_thread_waits();
+    printf("-- threads race for one end\n");
+    test_threads_race_for_an_end();
     return harness_finish();
 }
