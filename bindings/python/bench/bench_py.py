@@ -40,6 +40,12 @@ makes the baseline faster. Neither side touches the memory.
                       notes give recv_array (a copy out of the ring, then
                       the sum) too.
 
+  chan.py.rtt.64B     ns per round trip of a 64-byte bytes message between
+                      this process and a spawned one that sends each back:
+                      Channel.send + Channel.recv over two channels, against
+                      multiprocessing.Pipe (duplex) send_bytes + recv_bytes.
+                      Target: <= 0.1x.
+
 Each figure is the median of interleaved rounds (shmlib, stdlib, shmlib,
 ...), so that both see the same machine. The notes also give two figures
 that explain the ratio: the same libshm calls made straight through ctypes
@@ -390,6 +396,94 @@ def channel_entries():
                                   ("multiprocessing.Queue", "queue"))]
 
 
+RTT_ROUNDS = 5
+RTT_ROUND_SECONDS = 0.2
+RTT_TARGET = 0.1
+
+
+def echo(transport, a, b, count):
+    """The far side of a ping-pong: `count` times, receive and send back."""
+    if transport == "chan":
+        rx, tx = shmlib.open_channel(a, "consumer"), shmlib.open_channel(b, "producer")
+        try:
+            for _ in range(count):
+                tx.send(rx.recv(timeout=STALL_SECONDS), timeout=STALL_SECONDS)
+        finally:
+            rx.close()
+            tx.close()
+    else:
+        for _ in range(count):
+            a.send_bytes(a.recv_bytes())
+
+
+def ping_pong(ctx, transport, count):
+    """ns per round trip of `count` 64-byte messages, after a first eighth
+    that is not timed."""
+    message, warm = bytes(range(64)), count // 8
+    keys = []
+    if transport == "chan":
+        keys = [shmlib.create_channel(1 << 16), shmlib.create_channel(1 << 16)]
+        args = (keys[0], keys[1], count)
+    else:
+        ours, theirs = ctx.Pipe()
+        args = (theirs, None, count)
+    process = ctx.Process(target=echo, args=(transport,) + args)
+    process.start()
+    try:
+        if transport == "chan":
+            tx = shmlib.open_channel(keys[0], "producer")
+            rx = shmlib.open_channel(keys[1], "consumer")
+            send = lambda: tx.send(message, timeout=STALL_SECONDS)  # noqa: E731
+            recv = lambda: rx.recv(timeout=STALL_SECONDS)  # noqa: E731
+        else:
+            theirs.close()
+            send, recv = (lambda: ours.send_bytes(message)), ours.recv_bytes
+        for i in range(count):
+            if i == warm:
+                start = time.perf_counter_ns()
+            send()
+            if recv() != message:
+                raise RuntimeError(f"{transport}: a reply arrived changed")
+        elapsed = time.perf_counter_ns() - start
+        if transport == "chan":
+            tx.close()
+            rx.close()
+        process.join(STALL_SECONDS)
+    finally:
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+        for key in keys:
+            shmlib.destroy(key)
+    return elapsed / (count - warm)
+
+
+def rtt_entry():
+    ctx = multiprocessing.get_context("spawn")
+    counts = {t: max(64, int(RTT_ROUND_SECONDS * 1e9 / ping_pong(ctx, t, 256)))
+              for t in ("chan", "pipe")}
+    runs = {"chan": [], "pipe": []}
+    for _ in range(RTT_ROUNDS):
+        for t in ("chan", "pipe"):
+            runs[t].append(ping_pong(ctx, t, counts[t]))
+    chan, pipe = statistics.median(runs["chan"]), statistics.median(runs["pipe"])
+    return {
+        "name": "chan.py.rtt.64B",
+        "value": round(chan, 1),
+        "unit": "ns",
+        "baseline": "multiprocessing.Pipe",
+        "baseline_value": round(pipe, 1),
+        "ratio": round(chan / pipe, 3),
+        "target": RTT_TARGET,
+        "better": "lower",
+        "notes": ("ns per round trip of a 64-byte bytes message to a spawned "
+                  "process that sends it back: Channel.send + Channel.recv over "
+                  "two 64 KiB channels, against multiprocessing.Pipe() "
+                  "send_bytes + recv_bytes; median of "
+                  f"{RTT_ROUNDS} interleaved rounds of ~{RTT_ROUND_SECONDS} s"),
+    }
+
+
 def main():
     # See the module docstring: the tracker's bookkeeping is not measured.
     resource_tracker.register = lambda name, rtype: None
@@ -424,6 +518,7 @@ def main():
         f"{floor:.0f} ns"))
     entries += channel_entries()
     entries.append(import_entry())
+    entries.append(rtt_entry())
     json.dump(entries, sys.stdout, indent=2)
     print()
 

@@ -20,7 +20,8 @@ Roles:
       then sleeps until killed.
   wait-forever KEY
       prints "ready" and waits in recv() with no timeout; on Ctrl-C
-      (SIGINT) prints "interrupted SECONDS".
+      (SIGINT) prints "interrupted T", T its time.monotonic() then (the
+      clock is the machine's, the same in every process).
   send-arrays KEY
       sends arrays() with send_array and closes.
   send-and-exit KEY DATA
@@ -140,11 +141,10 @@ def main(role, key, *args):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         with shmlib.open_channel(key, "consumer") as rx:
             say("ready")
-            start = time.monotonic()
             try:
                 rx.recv()
             except KeyboardInterrupt:
-                say("interrupted", f"{time.monotonic() - start:.3f}")
+                say("interrupted", f"{time.monotonic():.6f}")
     elif role == "send-arrays":
         with shmlib.open_channel(key, "producer") as tx:
             for array in arrays():

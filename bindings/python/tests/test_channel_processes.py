@@ -177,10 +177,14 @@ def test_takeover_of_a_killed_consumer_gets_its_held_message(chan_key,
 
 
 def test_ctrl_c_interrupts_a_wait_without_timeout(chan_key, peer):
+    """Ctrl-C ends a wait inside the library within 200 ms (the issue's
+    promise), measured from the signal to the handler's first line."""
     waiter = peer("wait-forever", chan_key)
     assert waiter.line() == "ready"
-    time.sleep(0.3)  # inside recv(), in the library
+    time.sleep(0.3)  # inside recv(), asleep in the library
+    sent = time.monotonic()
     waiter.proc.send_signal(signal.SIGINT)
-    word, seconds = waiter.line().split()
-    assert word == "interrupted" and float(seconds) < 1.5
+    word, when = waiter.line().split()
+    assert word == "interrupted"
+    assert float(when) - sent < 0.2
     waiter.finish()
