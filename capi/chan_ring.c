@@ -20,6 +20,22 @@ static int bad_pointer(const struct chan_end *e, const char *op)
     return chan_fail(e, op, SHMLIB_EFAULT, "a pointer argument points to memory that cannot be accessed");
 }
 
+/* The out-parameters of a call: probed once, before it waits or changes
+ * anything the peer sees, and written at its end (chan_user.c). */
+struct outs {
+    int n, probed;
+    void *dst[CHAN_USER_MAX];
+    size_t len[CHAN_USER_MAX];
+};
+
+static int probe(struct chan_end *e, const char *op, struct outs *o)
+{
+    if (o->probed)
+        return 0;
+    o->probed = 1;
+    return chan_user_probe(o->dst, o->len, o->n) ? 0 : bad_pointer(e, op);
+}
+
 static void write_header(struct chan_end *e, uint64_t pos, uint32_t length, uint32_t kind)
 {
     uint32_t h[4] = {length, kind, 0, 0};
@@ -38,7 +54,7 @@ static int room(struct chan_end *e, const char *op, void *total)
     return e->capacity - (e->pos - head) >= *(uint64_t *)total;
 }
 
-static int reserve(struct chan_end *e, const char *op, size_t len, int64_t timeout_ns, void **out)
+static int reserve(struct chan_end *e, const char *op, size_t len, int64_t timeout_ns, void **out, struct outs *o)
 {
     if (e->end != SHMLIB_CHAN_PRODUCER)
         return chan_fail(e, op, SHMLIB_EINVAL, "only the producer end sends");
@@ -52,8 +68,8 @@ static int reserve(struct chan_end *e, const char *op, size_t len, int64_t timeo
     if (need > e->capacity - pos)
         pad = e->capacity - pos; /* a padding record fills the rest; the message starts over */
     uint64_t total = pad + need;
-    int rc = chan_wait(e, op, timeout_ns, room, &total);
-    if (rc != 0)
+    int rc = room(e, op, &total);
+    if (rc < 0 || (rc == 0 && ((rc = probe(e, op, o)) != 0 || (rc = chan_wait(e, op, timeout_ns, room, &total)) != 0)))
         return rc;
     if (pad > 0)
         write_header(e, pos, 0, CH_KIND_PADDING); /* it always runs to the end */
@@ -89,12 +105,14 @@ int libshm_chan_reserve(shmlib_chan_t h, size_t len, int64_t timeout_ns, void **
     if (rc != 0)
         return rc;
     void *p;
-    if (out_ptr == NULL)
+    struct outs o = {1, 0, {out_ptr}, {sizeof *out_ptr}};
+    if (out_ptr == NULL) {
         rc = chan_fail(e, op, SHMLIB_EINVAL, "out_ptr is NULL");
-    else if (!chan_user_writable(out_ptr, sizeof *out_ptr))
+    } else if ((rc = reserve(e, op, len, timeout_ns, &p, &o)) == 0 &&
+               chan_user_deliver(o.dst, (const void *[]){&p}, o.len, 1) != 0) {
+        e->pending = 0; /* nothing reserved after all */
         rc = bad_pointer(e, op);
-    else if ((rc = reserve(e, op, len, timeout_ns, &p)) == 0)
-        *out_ptr = p;
+    }
     chan_leave(e);
     return rc;
 }
@@ -119,9 +137,10 @@ int libshm_chan_send(shmlib_chan_t h, const void *buf, size_t len, int64_t timeo
     if (rc != 0)
         return rc;
     void *p;
+    struct outs none = {0, 1, {NULL}, {0}};
     if (buf == NULL && len > 0) {
         rc = chan_fail(e, op, SHMLIB_EINVAL, "buf is NULL");
-    } else if ((rc = reserve(e, op, len, timeout_ns, &p)) == 0) {
+    } else if ((rc = reserve(e, op, len, timeout_ns, &p, &none)) == 0) {
         /* Copied before anything is published: a buffer that cannot be
          * read sends nothing and leaves no reservation behind. */
         if (chan_user_read(p, buf, len) != 0) {
@@ -165,7 +184,8 @@ static void advance(struct chan_end *e, uint64_t n)
 }
 
 /* Waits for the next message and holds it: *msg, *len. */
-static int peek(struct chan_end *e, const char *op, int64_t timeout_ns, const unsigned char **msg, uint64_t *len)
+static int peek(struct chan_end *e, const char *op, int64_t timeout_ns, const unsigned char **msg, uint64_t *len,
+                struct outs *o)
 {
     if (e->end != SHMLIB_CHAN_CONSUMER)
         return chan_fail(e, op, SHMLIB_EINVAL, "only the consumer end receives");
@@ -173,7 +193,11 @@ static int peek(struct chan_end *e, const char *op, int64_t timeout_ns, const un
         return chan_fail(e, op, SHMLIB_EINVAL, "a message is held; release it first");
     for (;;) {
         uint64_t tail;
-        int rc = chan_wait(e, op, timeout_ns, data, &tail);
+        int rc = data(e, op, &tail);
+        if (rc != 1 && (rc = probe(e, op, o)) == 0)
+            rc = chan_wait(e, op, timeout_ns, data, &tail);
+        else if (rc == 1)
+            rc = 0;
         if (rc != 0)
             return rc;
         uint64_t pos = e->pos % e->capacity, to_end = e->capacity - pos;
@@ -184,6 +208,8 @@ static int peek(struct chan_end *e, const char *op, int64_t timeout_ns, const un
         uint64_t length = hdr[0];
         uint32_t kind = hdr[1];
         if (kind == CH_KIND_PADDING && e->pos + to_end <= tail) {
+            if ((rc = probe(e, op, o)) != 0) /* before the peer sees any change */
+                return rc;
             advance(e, to_end);
             continue;
         }
@@ -210,13 +236,15 @@ int libshm_chan_peek(shmlib_chan_t h, int64_t timeout_ns, const void **out_ptr, 
         return rc;
     const unsigned char *msg;
     uint64_t len;
-    if (out_ptr == NULL || out_len == NULL)
+    struct outs o = {2, 0, {(void *)out_ptr, out_len}, {sizeof *out_ptr, sizeof *out_len}};
+    if (out_ptr == NULL || out_len == NULL) {
         rc = chan_fail(e, op, SHMLIB_EINVAL, "out_ptr or out_len is NULL");
-    else if (!chan_user_writable(out_ptr, sizeof *out_ptr) || !chan_user_writable(out_len, sizeof *out_len))
-        rc = bad_pointer(e, op);
-    else if ((rc = peek(e, op, timeout_ns, &msg, &len)) == 0) {
-        *out_ptr = msg;
-        *out_len = (size_t)len;
+    } else if ((rc = peek(e, op, timeout_ns, &msg, &len, &o)) == 0) {
+        size_t n = (size_t)len;
+        if (chan_user_deliver(o.dst, (const void *[]){&msg, &n}, o.len, 2) != 0) {
+            e->pending = 0; /* not held after all: the next peek gets it */
+            rc = bad_pointer(e, op);
+        }
     }
     chan_leave(e);
     return rc;
@@ -239,21 +267,24 @@ int libshm_chan_release(shmlib_chan_t h)
     return rc;
 }
 
-/* recv's end: copies the message peek found into buf, or leaves it in the
- * channel (not held) when it does not fit or buf cannot be written. */
+/* recv's end: copies the message peek found into buf and its length
+ * into *out_len, or leaves it in the channel (not held) when it does not
+ * fit (SHMLIB_ERANGE, with *out_len) or buf or out_len cannot be written. */
 static int copy_out(struct chan_end *e, const char *op, const unsigned char *msg, uint64_t len, void *buf, size_t cap,
                     size_t *out_len)
 {
+    size_t n = (size_t)len;
     e->pending = 0;
     if (len > cap) {
-        *out_len = (size_t)len;
+        if (chan_user_deliver((void *[]){out_len}, (const void *[]){&n}, (size_t[]){sizeof n}, 1) != 0)
+            return bad_pointer(e, op);
         return chan_fail(e, op, SHMLIB_ERANGE, "the message has %llu bytes; the buffer holds %zu",
                          (unsigned long long)len, cap);
     }
-    if (chan_user_write(buf, msg, (size_t)len) != 0)
+    /* buf first: if it cannot be written, *out_len is left as it was. */
+    if (chan_user_deliver((void *[]){buf, out_len}, (const void *[]){msg, &n}, (size_t[]){n, sizeof n}, 2) != 0)
         return bad_pointer(e, op);
     advance(e, e->pend_size);
-    *out_len = (size_t)len;
     return SHMLIB_OK;
 }
 
@@ -266,17 +297,16 @@ int libshm_chan_recv(shmlib_chan_t h, void *buf, size_t cap, size_t *out_len, in
         return rc;
     const unsigned char *msg;
     uint64_t len;
+    struct outs o = {1, 0, {out_len}, {sizeof *out_len}};
     if (out_len == NULL || (buf == NULL && cap > 0)) {
         rc = chan_fail(e, op, SHMLIB_EINVAL, "out_len is NULL, or buf is NULL with a capacity");
-    } else if (!chan_user_writable(out_len, sizeof *out_len)) {
-        rc = bad_pointer(e, op);
     } else {
         if (cap > e->max_msg)
             cap = (size_t)e->max_msg; /* no message is longer, so neither need buf be */
         if ((uintptr_t)buf + cap < (uintptr_t)buf)
             rc = chan_fail(e, op, SHMLIB_EFAULT, "a buffer of %zu bytes at %p runs past the end of the address space",
                            cap, buf);
-        else if ((rc = peek(e, op, timeout_ns, &msg, &len)) == 0)
+        else if ((rc = peek(e, op, timeout_ns, &msg, &len, &o)) == 0)
             rc = copy_out(e, op, msg, len, buf, cap, out_len);
     }
     chan_leave(e);

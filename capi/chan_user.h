@@ -5,8 +5,10 @@
 
 #include <stddef.h>
 
-int chan_user_read(void *dst, const void *src, size_t n);  /* 0, or -1: src unreadable */
-int chan_user_write(void *dst, const void *src, size_t n); /* 0, or -1: dst unwritable */
-int chan_user_writable(void *p, size_t n);                 /* 1, or 0: cannot be written */
+#define CHAN_USER_MAX 2 /* out-parameters of one call */
+
+int chan_user_read(void *dst, const void *src, size_t n);          /* 0, or -1: src unreadable */
+int chan_user_probe(void *const *dst, const size_t *len, int count); /* 1, or 0: cannot be written */
+int chan_user_deliver(void *const *dst, const void *const *src, const size_t *len, int count); /* 0 or -1 */
 
 #endif
