@@ -349,8 +349,9 @@ static int role_echo_fd(int in, int out, uint64_t count)
 
 /* --idle PID FIRST N: N threads wait in recv, each on its channel
  * posix:/shmlib-bench-PID-(FIRST+i); say "ready" on stdout once all are
- * open, and when every thread has its one message, print the CPU time and
- * the wall time the waits took, in microseconds. */
+ * asleep; when a line arrives on stdin, print the CPU time (all threads)
+ * and the wall time since "ready", in microseconds; then let each thread
+ * take its one message. */
 struct idler {
     shmlib_chan_t c;
 };
@@ -383,8 +384,11 @@ static int role_idle(int ppid, int first, int n)
     fflush(stdout);
     getrusage(RUSAGE_SELF, &r0);
     double t0 = now_ns();
-    for (int i = 0; i < n; i++)
-        pthread_join(t[i], NULL);
+    char line[16];
+    /* The idle time ends when the parent says so, before it sends: waking
+     * the threads is not idling. */
+    if (fgets(line, sizeof line, stdin) == NULL)
+        die("no end of the idle time");
     double wall_us = (now_ns() - t0) / 1e3;
     getrusage(RUSAGE_SELF, &r1);
     double cpu_us = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1e6 +
@@ -393,6 +397,8 @@ static int role_idle(int ppid, int first, int n)
                     (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
     printf("%.0f %.0f\n", cpu_us, wall_us);
     fflush(stdout); /* a pipe: the parent waits for this line */
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
     for (int i = 0; i < n; i++) {
         chan_expect_end(w[i].c);
         check(shmlib_chan_close(w[i].c), "chan_close");
@@ -407,7 +413,7 @@ static int role_idle(int ppid, int first, int n)
 /* Runs this program again as "/proc/self/exe ARGV..."; the descriptors in
  * keep (made O_CLOEXEC like all others here) are passed on; out, if not
  * -1, becomes its stdout. */
-static pid_t spawn(const char *const argv[], const int *keep, int nkeep, int out)
+static pid_t spawn(const char *const argv[], const int *keep, int nkeep, int in, int out)
 {
     const char *args[16] = {"/proc/self/exe"};
     int n = 1;
@@ -420,6 +426,8 @@ static pid_t spawn(const char *const argv[], const int *keep, int nkeep, int out
     if (pid == 0) {
         for (int i = 0; i < nkeep; i++)
             fcntl(keep[i], F_SETFD, 0);
+        if (in >= 0)
+            dup2(in, STDIN_FILENO);
         if (out >= 0)
             dup2(out, STDOUT_FILENO);
         execv(args[0], (char *const *)args);
@@ -559,8 +567,7 @@ static double stream(enum transport t, size_t size, uint64_t count)
         shmlib_chan_t c;
         new_chan(chan_capacity(size), key);
         check(shmlib_chan_open(key, SHMLIB_CHAN_CONSUMER, &c), "chan_open");
-        pid = spawn((const char *[]){"--tx", transport_names[t], key, ssize, scount, NULL}, NULL, 0,
-                    -1);
+        pid = spawn((const char *[]){"--tx", transport_names[t], key, ssize, scount, NULL}, NULL, 0, -1, -1);
         for (uint64_t i = 0; i < count; i++) {
             if (i == warm)
                 t0 = now_ns();
@@ -579,7 +586,7 @@ static double stream(enum transport t, size_t size, uint64_t count)
         char name[64];
         struct cring *r = new_cring(chan_capacity(size), name);
         uint64_t pos = 0;
-        pid = spawn((const char *[]){"--tx", "c-ring", name, ssize, scount, NULL}, NULL, 0, -1);
+        pid = spawn((const char *[]){"--tx", "c-ring", name, ssize, scount, NULL}, NULL, 0, -1, -1);
         for (uint64_t i = 0; i < count; i++) {
             if (i == warm)
                 t0 = now_ns();
@@ -613,7 +620,7 @@ static double stream(enum transport t, size_t size, uint64_t count)
         getsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &socket_buffer, &len);
     }
     snprintf(sfd, sizeof sfd, "%d", fds[1]);
-    pid = spawn((const char *[]){"--tx", "fd", sfd, ssize, scount, NULL}, &fds[1], 1, -1);
+    pid = spawn((const char *[]){"--tx", "fd", sfd, ssize, scount, NULL}, &fds[1], 1, -1, -1);
     close(fds[1]);
     for (uint64_t i = 0; i < count; i++) {
         if (i == warm)
@@ -759,8 +766,7 @@ static double ping_pong(enum transport t, uint64_t count, double *trips)
         new_chan(chan_capacity(RTT_SIZE), rep_key);
         check(shmlib_chan_open(req_key, SHMLIB_CHAN_PRODUCER, &req), "chan_open");
         check(shmlib_chan_open(rep_key, SHMLIB_CHAN_CONSUMER, &rep), "chan_open");
-        pid = spawn((const char *[]){"--echo", "chan", req_key, rep_key, scount, NULL}, NULL, 0,
-                    -1);
+        pid = spawn((const char *[]){"--echo", "chan", req_key, rep_key, scount, NULL}, NULL, 0, -1, -1);
         for (uint64_t i = 0; i < count; i++) {
             if (i == warm)
                 prev = t0 = now_ns();
@@ -780,7 +786,7 @@ static double ping_pong(enum transport t, uint64_t count, double *trips)
         struct cring *req = new_cring(chan_capacity(RTT_SIZE), req_name);
         struct cring *rep = new_cring(chan_capacity(RTT_SIZE), rep_name);
         uint64_t qpos = 0, ppos = 0;
-        pid = spawn((const char *[]){"--echo", "c-ring", req_name, rep_name, scount, NULL}, NULL, 0, -1);
+        pid = spawn((const char *[]){"--echo", "c-ring", req_name, rep_name, scount, NULL}, NULL, 0, -1, -1);
         for (uint64_t i = 0; i < count; i++) {
             if (i == warm)
                 prev = t0 = now_ns();
@@ -800,7 +806,7 @@ static double ping_pong(enum transport t, uint64_t count, double *trips)
         snprintf(sin, sizeof sin, "%d", req[0]);
         snprintf(sout, sizeof sout, "%d", rep[1]);
         int keep[2] = {req[0], rep[1]};
-        pid = spawn((const char *[]){"--echo", "fd", sin, sout, scount, NULL}, keep, 2, -1);
+        pid = spawn((const char *[]){"--echo", "fd", sin, sout, scount, NULL}, keep, 2, -1, -1);
         close(req[0]);
         close(rep[1]);
         for (uint64_t i = 0; i < count; i++) {
@@ -897,13 +903,20 @@ static double idle_run(int waiters)
     snprintf(spid, sizeof spid, "%d", (int)getpid());
     snprintf(sfirst, sizeof sfirst, "%d", first);
     snprintf(sn, sizeof sn, "%d", waiters);
-    pid_t pid = spawn((const char *[]){"--idle", spid, sfirst, sn, NULL}, NULL, 0, out[1]);
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        die("pipe2: %s", strerror(errno));
+    pid_t pid = spawn((const char *[]){"--idle", spid, sfirst, sn, NULL}, NULL, 0, in[0], out[1]);
     close(out[1]);
+    close(in[0]);
     FILE *f = fdopen(out[0], "r");
     if (f == NULL || fgets(line, sizeof line, f) == NULL || strcmp(line, "ready\n") != 0)
         die("the idle consumer did not get ready");
     struct timespec idle = {IDLE_MS / 1000, (IDLE_MS % 1000) * 1000000L};
     nanosleep(&idle, NULL);
+    if (write(in[1], "end\n", 4) != 4)
+        die("the idle consumer is gone");
+    close(in[1]);
     fill(msg, sizeof msg, 0);
     for (int i = 0; i < waiters; i++)
         check(shmlib_chan_send(c[i], msg, sizeof msg, SHMLIB_WAIT_FOREVER), "chan_send");

@@ -60,6 +60,8 @@ struct chan_end {
     _Atomic uint32_t owner;  /* the biased thread's slot + 1 (chan_table.c); 0: none */
     _Atomic uint32_t revoke; /* 1 while another thread takes the bias away */
     int entered_slow;           /* the call in flight took the slow path */
+    /* While a call sleeps: its place in chan_watch.c's list. */
+    struct chan_end *watch_prev, *watch_next;
 
     unsigned char *base; /* the mapping */
     uint64_t capacity, max_msg;
@@ -106,6 +108,12 @@ void chan_bump(_Atomic uint32_t *seq, _Atomic uint32_t *waiting);
 /* 0 if the peer may still act, a negative code (SHMLIB_EPEER) if it is
  * gone, 1 if ready() turned true meanwhile. */
 int chan_peer_gone(struct chan_end *e, const char *op, chan_ready_fn ready, void *arg);
+/* 1 if the peer looks gone from the shared state alone (*o: its owner word). */
+int chan_peer_looks_gone(struct chan_end *e, uint64_t *o);
+
+/* chan_watch.c: one thread judges every sleeping waiter's peer. */
+int chan_watch_begin(struct chan_end *e); /* 1 if watched: sleep without slices */
+void chan_watch_end(struct chan_end *e);
 
 /* Sets the calling thread's last error to "op key: message" and returns code. */
 int chan_fail(const struct chan_end *e, const char *op, int code, const char *fmt, ...)

@@ -73,34 +73,34 @@ static int pid_alive(const struct chan_end *e, uint64_t o, uint64_t ns)
     return (uint32_t)start == (uint32_t)o && state != 'Z' && state != 'X';
 }
 
-int chan_peer_gone(struct chan_end *e, const char *op, chan_ready_fn ready, void *arg)
+/* Whether the peer of e is gone, from the shared state alone: 1 if so,
+ * with the owner word judged in *o. */
+int chan_peer_looks_gone(struct chan_end *e, uint64_t *o)
 {
     int producer_peer = e->end == SHMLIB_CHAN_CONSUMER;
     unsigned off = producer_peer ? CH_OFF_PRODUCER : CH_OFF_CONSUMER;
-    _Atomic uint64_t *word = ch_u64(e, off);
-    uint64_t o = atomic_load(word);
-    const char *peer = producer_peer ? "producer" : "consumer";
-    int code;
-    if (o == 0) {
-        if (producer_peer || atomic_load(ch_u32(e, CH_OFF_CONS_LEFT)) == 0)
-            return 0; /* nobody took it yet: a peer may still come */
-        code = SHMLIB_EPEER;
-    } else {
-        int alive = e->lock_fd >= 0
-                        ? lock_held(e->lock_fd, off)
-                        : pid_alive(e, o, atomic_load(ch_u64(e, producer_peer ? CH_OFF_PRODUCER_NS : CH_OFF_CONSUMER_NS)));
-        if (alive)
-            return 0;
-        code = SHMLIB_EPEER;
-    }
+    *o = atomic_load(ch_u64(e, off));
+    if (*o == 0) /* nobody took it yet (a peer may still come), or the consumer closed */
+        return !producer_peer && atomic_load(ch_u32(e, CH_OFF_CONS_LEFT)) != 0;
+    if (e->lock_fd >= 0)
+        return !lock_held(e->lock_fd, off);
+    return !pid_alive(e, *o, atomic_load(ch_u64(e, producer_peer ? CH_OFF_PRODUCER_NS : CH_OFF_CONSUMER_NS)));
+}
+
+int chan_peer_gone(struct chan_end *e, const char *op, chan_ready_fn ready, void *arg)
+{
+    uint64_t o;
+    if (!chan_peer_looks_gone(e, &o))
+        return 0;
     /* A peer that committed, or closed, and then died has done its part;
      * an owner word that changed names a new holder, not a dead one. */
     int r = ready(e, op, arg);
     if (r != 0)
         return r;
-    if (atomic_load(word) != o)
+    int producer_peer = e->end == SHMLIB_CHAN_CONSUMER;
+    if (atomic_load(ch_u64(e, producer_peer ? CH_OFF_PRODUCER : CH_OFF_CONSUMER)) != o)
         return 0;
     if (o == 0)
-        return chan_fail(e, op, code, "the consumer closed its end; nobody is receiving");
-    return chan_fail(e, op, code, "the %s (pid %d) died", peer, (int)(o >> 32));
+        return chan_fail(e, op, SHMLIB_EPEER, "the consumer closed its end; nobody is receiving");
+    return chan_fail(e, op, SHMLIB_EPEER, "the %s (pid %d) died", producer_peer ? "producer" : "consumer", (int)(o >> 32));
 }

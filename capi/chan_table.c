@@ -140,6 +140,8 @@ static uint32_t this_slot(void)
 {
     if (my_slot == 0) {
         uint32_t s = NO_SLOT;
+        int was; /* no asynchronous cancel while the table's lock is held */
+        pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &was);
         pthread_mutex_lock(&table_lock);
         if (thread_slots_nfree > 0)
             s = thread_slots_free[--thread_slots_nfree] + 1;
@@ -151,6 +153,7 @@ static uint32_t this_slot(void)
             s = NO_SLOT;
         }
         my_slot = s;
+        pthread_setcanceltype(was, NULL);
     }
     return my_slot;
 }

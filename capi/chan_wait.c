@@ -8,8 +8,8 @@
  * signals word); a signal, for an end opened with SHMLIB_CHAN_EINTR
  * (SHMLIB_EINTR: the futex sleep returns EINTR when any handler ran, since
  * it always has a timeout); a deferred pthread_cancel, acted on after each
- * sleep, with a cleanup handler that gives the end back so that the handle
- * stays usable from another thread.
+ * sleep slice (at most 2 s), with a cleanup handler that gives the end
+ * back so that the handle stays usable from another thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,8 +27,14 @@
  * doubled when spinning paid off, halved when it did not. */
 #define SPIN_MIN_NS 5000
 #define SPIN_MAX_NS 100000
-/* A dead process never bumps the futex word: only a timeout notices. */
+/* A dead process never bumps the futex word: the watcher (chan_watch.c)
+ * looks every 100 ms and wakes us; without it, we wake that often to look.
+ * Watched sleeps are still sliced: a futex wait without a timeout is
+ * restarted after SA_RESTART handlers, with one it ends with EINTR; and a
+ * deferred pthread_cancel sends no signal to a thread outside glibc's own
+ * cancellation points, so the end of a slice is where it is acted on. */
 #define PEER_CHECK_NS 100000000
+#define WATCHED_SLICE_NS 2000000000LL
 
 static int64_t now_ns(void)
 {
@@ -119,14 +125,17 @@ static void duration(char *buf, size_t len, int64_t ns)
 struct sleeping {
     struct chan_end *e;
     _Atomic uint32_t *waiting;
+    int watched;
 };
 
-/* A deferred cancel acted on while the end sleeps: lower the flag and give
- * the end back, as a return would. */
+/* A deferred cancel acted on while the end sleeps: lower the flag, leave
+ * the watcher's list and give the end back, as a return would. */
 static void cancelled(void *arg)
 {
     struct sleeping *s = arg;
     atomic_store(s->waiting, 0);
+    if (s->watched)
+        chan_watch_end(s->e);
     chan_leave(s->e);
 }
 
@@ -156,12 +165,12 @@ static int sleep_loop(struct chan_end *e, const char *op, int64_t timeout_ns, ch
 {
     int producer = e->end == SHMLIB_CHAN_PRODUCER;
     _Atomic uint32_t *seq = ch_u32(e, producer ? CH_OFF_SPACE_SEQ : CH_OFF_DATA_SEQ);
-    struct sleeping s = {e, ch_u32(e, producer ? CH_OFF_PROD_WAITING : CH_OFF_CONS_WAITING)};
+    struct sleeping s = {e, ch_u32(e, producer ? CH_OFF_PROD_WAITING : CH_OFF_CONS_WAITING), chan_watch_begin(e)};
     int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
     int r = 0;
     pthread_cleanup_push(cancelled, &s);
     for (;;) {
-        int64_t slice = PEER_CHECK_NS;
+        int64_t slice = s.watched ? WATCHED_SLICE_NS : PEER_CHECK_NS;
         if (deadline != 0) {
             int64_t left = deadline - now_ns();
             if (left <= 0) {
@@ -196,6 +205,8 @@ static int sleep_loop(struct chan_end *e, const char *op, int64_t timeout_ns, ch
             break;
     }
     pthread_cleanup_pop(0);
+    if (s.watched)
+        chan_watch_end(e);
     return r;
 }
 

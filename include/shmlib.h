@@ -640,10 +640,12 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  * (SHMLIB_ETIMEDOUT at once if the call cannot proceed), SHMLIB_WAIT_FOREVER
  * (-1, or any negative value) waits as long as it takes, and a positive
  * value waits at most that many nanoseconds. A waiter spins briefly, then
- * sleeps on a futex in the segment, waking every 100 ms to look at its
- * peer: an idle waiter uses almost no CPU. If the process holding the other
- * end dies, a waiting call returns SHMLIB_EPEER within about 100 ms (after
- * the consumer has received everything the producer committed).
+ * sleeps on a futex in the segment: an idle waiter uses almost no CPU. One
+ * thread that libshm starts at the first sleep (all signals blocked, no
+ * Go) looks at every sleeping waiter's peer every 100 ms, so that if the
+ * process holding the other end dies, a waiting call returns SHMLIB_EPEER
+ * within about 100 ms (after the consumer has received everything the
+ * producer committed).
  *
  * The data plane (send, reserve, commit, recv, peek, release, wake, and
  * every wait) is C code that never enters the Go runtime inside libshm: a
@@ -661,10 +663,11 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  *     handler runs while the call sleeps ends it with SHMLIB_EINTR (one that
  *     lands during the brief spin before the sleep does not).
  *   - Cancellation: a waiting call is a cancellation point. A deferred
- *     pthread_cancel is acted on when the sleep it interrupts ends (at
- *     once, since the cancel signal ends it); the end is given back first,
- *     so the handle stays usable from another thread. Calls that do not
- *     wait are not cancellation points.
+ *     pthread_cancel is acted on within about 2 seconds, when the slice
+ *     of sleep in progress ends (glibc signals no thread outside its own
+ *     cancellation points); the end is given back first, so the handle
+ *     stays usable from another thread. Calls that do not wait are not
+ *     cancellation points.
  *   - A thread that dies inside a call in any other way (asynchronous
  *     cancel, pthread_exit from a signal handler) leaves the handle marked
  *     busy: other threads get SHMLIB_EBUSY, but shmlib_chan_close and

@@ -218,7 +218,7 @@ static void test_cancel(void)
         void *res;
         pthread_join(t, &res);
         CHECK(res == PTHREAD_CANCELED);
-        CHECK(now_ms() - t0 < 1000);
+        CHECK(now_ms() - t0 < 3000); /* the header: within about 2 s */
         CHECK_INT(w.rc, 12345); /* never returned */
         unsigned char buf[8];
         size_t len;
