@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "guard.h"
 
 /* The spin budget is time, not iterations, and adapts as in the Go ring:
  * doubled when spinning paid off, halved when it did not. */
@@ -166,6 +167,7 @@ static int sleep_loop(struct chan_end *e, const char *op, int64_t timeout_ns, ch
     int producer = e->end == SHMLIB_CHAN_PRODUCER;
     _Atomic uint32_t *seq = ch_u32(e, producer ? CH_OFF_SPACE_SEQ : CH_OFF_DATA_SEQ);
     struct sleeping s = {e, ch_u32(e, producer ? CH_OFF_PROD_WAITING : CH_OFF_CONS_WAITING), chan_watch_begin(e)};
+    libshm_onstack_now_and_then();
     int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
     int r = 0;
     pthread_cleanup_push(cancelled, &s);

@@ -23,16 +23,10 @@ enum libshm_go_call {
      * blocked, or Ctrl-C could not end the wait; SA_ONSTACK added to every
      * host handler first. */
     LIBSHM_GO_MAY_WAIT,
-    /* Nanoseconds in Go, and hot: shmlib_version, and the channel data
-     * calls that cannot wait (commit, release, a zero timeout). The mask
-     * is restored after a thread's first call only, the one where the
-     * runtime changes it. */
+    /* Nanoseconds in Go, and hot: shmlib_version, shmlib_chan_max_message.
+     * The mask is restored after a thread's first call only, the one where
+     * the runtime changes it. */
     LIBSHM_GO_INSTANT,
-    /* A channel data call with a timeout, while the data plane still runs
-     * in Go: it may wait there, with SIGCHLD and SIGPROF unblocked, so
-     * their handlers are checked before each; signals stay unblocked, so
-     * that Ctrl-C ends the wait. Mask as LIBSHM_GO_INSTANT. */
-    LIBSHM_GO_CHAN_WAIT,
 };
 
 /* What libshm_go_enter saved for libshm_go_leave. */
@@ -46,6 +40,13 @@ void libshm_go_leave(const struct libshm_go_entry *e);
 
 /* Adds SA_ONSTACK to every host signal handler that lacks it. */
 void libshm_onstack_all(void);
+
+/* Adds SA_ONSTACK to the host's handlers of the signals the runtime's
+ * threads leave unblocked (SIGCHLD, SIGPROF, glibc's cancellation
+ * signal), at most every 50 us: at calls into Go, and before a channel
+ * wait sleeps (the waiter is in C, on its own stack, but the runtime's
+ * threads may take such a signal meanwhile). */
+void libshm_onstack_now_and_then(void);
 
 /* The value of call, a call into Go, made between libshm_go_enter and
  * libshm_go_leave. */

@@ -155,7 +155,7 @@ static int entered_key_made;
 static int64_t onstack_checked_ns;
 #define ONSTACK_EVERY_NS 50000
 
-static void onstack_runtime_signals_now_and_then(void)
+void libshm_onstack_now_and_then(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -183,15 +183,11 @@ void libshm_go_enter(struct libshm_go_entry *e, enum libshm_go_call kind)
     e->restore = 1;
     switch (kind) {
     case LIBSHM_GO_BRIEF:
-        onstack_runtime_signals_now_and_then();
+        libshm_onstack_now_and_then();
         pthread_sigmask(SIG_BLOCK, &async_signals, &e->mask);
         return;
     case LIBSHM_GO_INSTANT:
-        onstack_runtime_signals_now_and_then();
-        e->restore = first;
-        break;
-    case LIBSHM_GO_CHAN_WAIT:
-        onstack_runtime_signals();
+        libshm_onstack_now_and_then();
         e->restore = first;
         break;
     case LIBSHM_GO_MAY_WAIT:

@@ -151,8 +151,8 @@
  *     the host's handlers that lack it: for every signal at load and
  *     before shmlib_memfd_recv() (which may wait); for SIGCHLD, SIGPROF and
  *     glibc's cancellation signal (which the runtime's threads leave
- *     unblocked) before each channel data call given a timeout (send,
- *     recv, reserve, peek) and at other calls at most every 50 us.
+ *     unblocked) at calls and before a channel wait sleeps, at most every
+ *     50 us.
  *     sigaction() then shows SA_ONSTACK set. On a thread without an
  *     alternate signal stack the handler runs as before; every thread that
  *     has called libshm has one (the runtime's, 32 KiB), so keep handlers
@@ -161,9 +161,11 @@
  *     until then it can crash the process if its signal lands on a
  *     runtime thread running Go code. A handler of another signal
  *     installed after the load without SA_ONSTACK can still crash the
- *     process if its signal comes during shmlib_version() or a channel data
- *     call, which leave the mask alone (next item): install such handlers
- *     with SA_ONSTACK, or before loading libshm.
+ *     process if its signal comes during shmlib_version(), which leaves the
+ *     mask alone (next item): install such handlers with SA_ONSTACK, or
+ *     before loading libshm. (The channel data calls run in C on the
+ *     caller's own stack, waits included: a handler that runs during one
+ *     runs as it would anywhere in the host.)
  *   - During a call, the calling thread blocks the asynchronous signals
  *     (all but the synchronous ones and SIGURG); one that arrives is
  *     handled when the call returns. Calls that may wait leave the mask
