@@ -48,9 +48,9 @@ enum {
  * may still look at one), only reused under a new handle.
  */
 struct chan_end {
-    /* The handle this slot serves, | CH_BUSY during a call; 0 when free.
-     * Only the thread in a call, or a closer that made itself that
-     * thread, changes it. */
+    /* The handle this slot serves, | CH_BUSY during a slow-path call (see
+     * chan_table.c); 0 when free. Only the thread in such a call, or a
+     * closer that made itself that thread, changes it. */
     _Atomic uint64_t state;
     _Atomic uint32_t signals; /* CH_SIG_*, set by other threads */
     _Atomic int busy_tid;     /* the thread in a slow-path call, for a closer to tell a dead one */

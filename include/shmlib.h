@@ -671,10 +671,11 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  *     stays usable from another thread. Calls that do not wait are not
  *     cancellation points.
  *   - A thread that dies inside a call in any other way (asynchronous
- *     cancel, pthread_exit from a signal handler) leaves the handle marked
- *     busy: other threads get SHMLIB_EBUSY, but shmlib_chan_close and
- *     shmlib_chan_handover see that the thread is gone and still work, and
- *     a process that dies frees its ends for the next opener.
+ *     cancel, pthread_exit from a signal handler) may leave the handle
+ *     marked busy: other threads may get SHMLIB_EBUSY, but
+ *     shmlib_chan_close and shmlib_chan_handover see that the thread is
+ *     gone and still work, and a process that dies frees its ends for the
+ *     next opener.
  *
  * Liveness, across containers: whether the holder of an end still runs is
  * judged by facts the kernel keeps for every pid namespace, so peers may
