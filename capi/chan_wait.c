@@ -67,11 +67,15 @@ static int futex_sleep(_Atomic uint32_t *word, uint32_t val, int64_t ns)
 }
 
 /* Progress made: bump the sequence (a full barrier, which orders the store
- * of head or tail before the read of the flag) and wake a sleeper. */
+ * of head or tail before the read of the flag) and wake a sleeper. The
+ * flag is lowered by the one who wakes, not only by the sleeper once it
+ * runs again: the commits made meanwhile then skip a futex call each that
+ * could only wake nobody. A sleeper raises the flag again before each
+ * sleep, so it is never left unwoken. */
 void chan_bump(_Atomic uint32_t *seq, _Atomic uint32_t *waiting)
 {
     atomic_fetch_add(seq, 1);
-    if (atomic_load(waiting) != 0)
+    if (atomic_load(waiting) != 0 && atomic_exchange(waiting, 0) != 0)
         chan_futex_wake(seq);
 }
 

@@ -111,7 +111,5 @@ func (c *Chan) advance(n uint64) {
 	c.head += n
 	c.s.head().Store(c.head)
 	c.s.spaceSeq().Add(1)
-	if c.s.prodWaiting().Load() != 0 {
-		futexWakeAll(c.s.spaceSeq())
-	}
+	wakeIfWaiting(c.s.spaceSeq(), c.s.prodWaiting())
 }

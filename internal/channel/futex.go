@@ -23,6 +23,16 @@ func futexSleep(word *atomic.Uint32, val uint32, d time.Duration) {
 		uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
+// wakeIfWaiting wakes the peer sleeping on seq if its waiting flag is up,
+// and lowers the flag: until the sleeper runs again, further progress need
+// not call into the kernel to wake nobody. The sleeper raises the flag
+// again before each sleep (PROTOCOL.md, Waiting), so it is never missed.
+func wakeIfWaiting(seq, waiting *atomic.Uint32) {
+	if waiting.Load() != 0 && waiting.Swap(0) != 0 {
+		futexWakeAll(seq)
+	}
+}
+
 // futexWakeAll wakes every process sleeping on word.
 func futexWakeAll(word *atomic.Uint32) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, uintptr(^uint32(0)>>1), 0, 0, 0)

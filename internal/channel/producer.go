@@ -79,9 +79,7 @@ func (c *Chan) commit(op string, n uint64) error {
 	c.reserved = false
 	c.s.tail().Store(c.tail)
 	c.s.dataSeq().Add(1)
-	if c.s.consWaiting().Load() != 0 {
-		futexWakeAll(c.s.dataSeq())
-	}
+	wakeIfWaiting(c.s.dataSeq(), c.s.consWaiting())
 	return nil
 }
 
