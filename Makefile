@@ -27,7 +27,7 @@ C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard binding
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 STRESS     := $(patsubst bindings/c/stress/%.c,$(BUILD)/stress/%,$(wildcard bindings/c/stress/*.c))
 
-.PHONY: all lib demo demo-bridge bridge-bin test-bridge test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
+.PHONY: all lib generate test-generate demo demo-bridge bridge-bin test-bridge test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
 
 all: lib
 
@@ -37,6 +37,7 @@ help:
 	@echo "make demo-bridge the same frames C -> NATS -> Python, through two shmlib-bridges (bridge/)"
 	@echo "make test       every suite (Go core and binding -race, ABI, C, Python, cross-language, stress, install)"
 	@echo "                in a private /dev/shm; fails on leaked segments; ends with 'N passed, M failed'"
+	@echo "make generate   rewrite every file generated from include/shmlib.h (after changing it)"
 	@echo "make bench      benchmarks against raw syscalls and the Python stdlib -> $(BUILD)/bench.json"
 	@echo "make stress     fork/thread storms, kill -9, 1M adversarial calls (make test runs the quick ones)"
 	@echo "make fuzz       each Go fuzz target for FUZZTIME (default 60s); make test runs their seed corpora"
@@ -102,7 +103,7 @@ demo-bridge: lib $(C_EXAMPLES) bridge-bin
 
 # The suites make test runs, in order; each is a rule test-NAME below.
 # EXTRA_SUITES adds more: CI adds "package" (.ci/run).
-TEST_SUITES := go abi c python cross stress install bridge
+TEST_SUITES := generate go abi c python cross stress install bridge
 EXTRA_SUITES ?=
 
 # Every suite runs, in a /dev/shm and System V table of its own when the
@@ -125,8 +126,16 @@ test-bridge:
 	cd bridge && $(GO) vet ./...
 	cd bridge && CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -count=1 ./...
 
+# Every mirror of include/shmlib.h is generated (go generate ./capi, by
+# tools/abigen): regenerating must change nothing.
+generate:
+	$(GO) generate ./capi
+
+test-generate:
+	$(GO) run ./tools/abigen -check
+
 test-abi: lib
-	scripts/abicheck.sh $(LIB) include/shmlib.h
+	scripts/abicheck.sh $(LIB) capi/exports.map
 
 test-c: $(C_TESTS)
 	@rc=0; for t in $(C_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc

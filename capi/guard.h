@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest last-error message kept, NUL included (shmlib.h promises < 512). */
 #define SHMLIB_ERROR_MAX 512
@@ -58,5 +59,33 @@ void libshm_onstack_now_and_then(void);
         libshm_go_leave(&into_go_entry_);                                                  \
         into_go_rc_;                                                                       \
     })
+
+/* Set in a child created by fork() without exec() (guard.c). */
+extern volatile int libshm_in_forked_child;
+
+/* Set the last error for a call refused before it reached Go, and return
+ * the code: SHMLIB_EFORKED in a forked child; `code` for a bad pointer. */
+int libshm_refuse_forked(const char *op);
+int libshm_refuse_low(const char *op, int code, const char *what);
+
+/* A forwarder's first line: no call reaches Go in a forked child. */
+#define GUARD(op) do { if (libshm_in_forked_child) return libshm_refuse_forked(op); } while (0)
+
+/*
+ * Go's garbage collector aborts the process when it finds a value below
+ * 4096 in a pointer on a goroutine's stack ("invalid pointer found on
+ * stack"), and the Go exports hold the caller's pointers as pointers. No
+ * valid pointer is that low (the first page is never mapped), so such an
+ * argument is refused before it reaches Go, with the code a pointer to
+ * inaccessible memory gets anyway.
+ */
+static inline int low(const void *p) { return p != NULL && (uintptr_t)p < 4096; }
+
+#define POINTERS(op, bad)                                                                  \
+    do {                                                                                   \
+        if (bad)                                                                           \
+            return libshm_refuse_low(op, SHMLIB_EFAULT,                                    \
+                                     "a pointer argument points to memory that cannot be accessed"); \
+    } while (0)
 
 #endif

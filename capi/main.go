@@ -5,6 +5,10 @@
 // guard.c, which forward here; see include/shmlib.h for the contract.
 package main
 
+// The forwarders, the export map and every binding's tables are written
+// from include/shmlib.h.
+//go:generate go run ../tools/abigen
+
 // #cgo CFLAGS: -I${SRCDIR}/../include -std=gnu11 -Wall
 import "C"
 

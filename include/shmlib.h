@@ -223,32 +223,38 @@ const char *shmlib_version_string(void);
 
 /* ------------------------------------------------------------ error codes */
 
-#define SHMLIB_OK             0   /* success */
-#define SHMLIB_EINVAL        -1   /* invalid argument: NULL, malformed key, size 0, unknown flag */
-#define SHMLIB_ENOENT        -2   /* no such segment (never created, or destroyed) */
-#define SHMLIB_EEXIST        -3   /* a segment with this key already exists */
-#define SHMLIB_EACCES        -4   /* permission denied by the segment's mode or owner */
-#define SHMLIB_ENOMEM        -5   /* not enough memory, or over a system limit (shmmax, shmall, shmmni, /dev/shm size, RLIMIT_MEMLOCK) */
-#define SHMLIB_ERANGE        -6   /* an output buffer is too small */
-#define SHMLIB_ENOTATTACHED  -7   /* the address is not a live mapping made by shmlib_attach() */
-#define SHMLIB_ENOTSUP       -8   /* not supported here (e.g. huge pages on a system that has none) */
-#define SHMLIB_EFAULT        -9   /* a memory fault while the library touched a segment */
-#define SHMLIB_EFORKED      -10   /* called in a child made by fork() without exec() */
-#define SHMLIB_EOS          -11   /* another error from the operating system; the message names it */
-#define SHMLIB_EINTERNAL    -12   /* a bug in libshm; the message says where. Please report it. */
+/*
+ * Each code's comment starts with the text shmlib_strerror() gives for it, in
+ * quotes, and the name the Go binding gives it; then what it means. The
+ * bindings' tables are generated from these lines (tools/abigen).
+ */
+
+#define SHMLIB_OK             0   /* "success" */
+#define SHMLIB_EINVAL        -1   /* "invalid argument" (Go ErrInvalid): NULL, malformed key, size 0, unknown flag */
+#define SHMLIB_ENOENT        -2   /* "no such segment" (Go ErrNotExist): never created, or destroyed */
+#define SHMLIB_EEXIST        -3   /* "segment already exists" (Go ErrExist): a segment with this key already exists */
+#define SHMLIB_EACCES        -4   /* "permission denied" (Go ErrPermission): by the segment's mode or owner */
+#define SHMLIB_ENOMEM        -5   /* "not enough memory or over a system limit" (Go ErrNoMemory): not enough memory, or over a system limit (shmmax, shmall, shmmni, /dev/shm size, RLIMIT_MEMLOCK) */
+#define SHMLIB_ERANGE        -6   /* "buffer too small" (Go ErrRange): an output buffer is too small */
+#define SHMLIB_ENOTATTACHED  -7   /* "address is not attached" (Go ErrNotAttached): the address is not a live mapping made by shmlib_attach() */
+#define SHMLIB_ENOTSUP       -8   /* "not supported on this system" (Go ErrNotSupported): not supported here (e.g. huge pages on a system that has none) */
+#define SHMLIB_EFAULT        -9   /* "memory fault in a segment" (Go ErrFault): a memory fault while the library touched a segment */
+#define SHMLIB_EFORKED      -10   /* "called in a forked child" (Go ErrForked): called in a child made by fork() without exec() */
+#define SHMLIB_EOS          -11   /* "operating system error" (Go ErrOS): another error from the operating system; the message names it */
+#define SHMLIB_EINTERNAL    -12   /* "internal error in libshm" (Go ErrInternal): a bug in libshm; the message says where. Please report it. */
 /* Channel codes (see CHANNELS below). */
-#define SHMLIB_ETIMEDOUT    -13   /* the timeout passed (or was 0) before the call could proceed */
-#define SHMLIB_EEOS         -14   /* end of stream: the producer closed and every message was received */
-#define SHMLIB_EPEER        -15   /* the other end's process died; what it committed is still readable */
-#define SHMLIB_ECORRUPT     -16   /* the channel's shared state is inconsistent (scribbled on) */
-#define SHMLIB_EBUSY        -17   /* that end is held by a live process, or in use by another thread */
-#define SHMLIB_EMSGSIZE     -18   /* a message larger than the channel carries */
-#define SHMLIB_EINTR        -19   /* a signal ended a wait (only on ends opened with SHMLIB_CHAN_EINTR) */
-#define SHMLIB_EWOKEN       -20   /* another thread ended a wait: shmlib_chan_wake, or a close or handover of the end */
+#define SHMLIB_ETIMEDOUT    -13   /* "timed out" (Go ErrTimeout): the timeout passed (or was 0) before the call could proceed */
+#define SHMLIB_EEOS         -14   /* "end of stream" (Go ErrEndOfStream): the producer closed and every message was received */
+#define SHMLIB_EPEER        -15   /* "peer gone" (Go ErrPeerGone): the other end's process died; what it committed is still readable */
+#define SHMLIB_ECORRUPT     -16   /* "corrupt channel" (Go ErrCorrupt): the channel's shared state is inconsistent (scribbled on) */
+#define SHMLIB_EBUSY        -17   /* "busy" (Go ErrBusy): that end is held by a live process, or in use by another thread */
+#define SHMLIB_EMSGSIZE     -18   /* "message too large" (Go ErrTooLarge): a message larger than the channel carries */
+#define SHMLIB_EINTR        -19   /* "interrupted by a signal" (Go ErrInterrupted): a signal ended a wait (only on ends opened with SHMLIB_CHAN_EINTR) */
+#define SHMLIB_EWOKEN       -20   /* "woken by another thread" (Go ErrWoken): another thread ended a wait: shmlib_chan_wake, or a close or handover of the end */
 
 /* Returned by shmlib_create() with SHMLIB_OPEN_EXISTING when the segment was
  * already there and has been opened, not created. Not an error. */
-#define SHMLIB_OPENED         1
+#define SHMLIB_OPENED         1   /* "opened an existing segment" */
 
 /*
  * A short static description of a code, e.g. "no such segment". Unknown

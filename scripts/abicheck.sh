@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# abicheck.sh LIB HEADER - does the shared library export exactly what the
-# header documents?
+# abicheck.sh LIB EXPORTS - does the shared library export exactly the
+# functions of the export map, which tools/abigen generates from
+# include/shmlib.h (make test-generate checks that it is current)?
 #
 # Fails (exit 1), listing each problem, if
-#   - a shmlib_* function is exported but not declared in HEADER,
-#   - a function declared in HEADER is not exported (or not as code),
+#   - a shmlib_* function is exported but not in EXPORTS,
+#   - a function listed in EXPORTS is not exported (or not as code),
 #   - LIB exports any symbol that is not shmlib_* (the version script is
 #     meant to hide the Go runtime and the internal entry points),
 #   - the SONAME of LIB is not libshm.so.0.
@@ -14,18 +15,18 @@ set -euo pipefail
 EXPECTED_SONAME=libshm.so.0
 
 if [ $# -ne 2 ]; then
-    echo "usage: $0 LIB HEADER" >&2
+    echo "usage: $0 LIB EXPORTS" >&2
     exit 2
 fi
 lib=$1
-header=$2
-for f in "$lib" "$header"; do
+exports_map=$2
+for f in "$lib" "$exports_map"; do
     if [ ! -r "$f" ]; then
         echo "abicheck: cannot read $f" >&2
         exit 2
     fi
 done
-for tool in nm readelf perl; do
+for tool in nm readelf; do
     if ! command -v "$tool" >/dev/null; then
         echo "abicheck: $tool is needed" >&2
         exit 2
@@ -38,27 +39,12 @@ problem() {
     problems=$((problems + 1))
 }
 
-# --- the functions the header declares -------------------------------------
-# Comments and preprocessor lines go first, so that a prototype quoted in a
-# comment or a function-like macro does not count. What is left is split into
-# declarations at ';', '{' and '}'; a declaration declares a function when the
-# first '(' directly follows a shmlib_ name that only type words and '*'
-# precede (which also rules out pointers to functions, "(*shmlib_cb)(...)").
-# static (inline) helpers are the caller's own code, not exports.
-declared=$(perl -0777 -ne '
-    s{/\*.*?\*/}{ }gs;             # block comments
-    s{//[^\n]*}{}g;                # line comments
-    s{\\\n}{ }g;                   # join continued lines, then drop directives
-    s{^[ \t]*#[^\n]*}{}mg;
-    for my $decl (split /[;{}]/) {
-        $decl =~ s/\s+/ /g;
-        next if $decl =~ /^\s*static\b/;
-        print "$1\n" if $decl =~ /^\s*[A-Za-z_][\w\s\*]*?\b(shmlib_\w+)\s*\(/;
-    }
-' "$header" | LC_ALL=C sort -u)
+# --- the functions the export map lists ------------------------------------
+# Its "global:" lines, "    shmlib_name;".
+declared=$(sed -n 's/^[[:space:]]*\(shmlib_[a-z0-9_]*\);$/\1/p' "$exports_map" | LC_ALL=C sort -u)
 
 if [ -z "$declared" ]; then
-    echo "abicheck: found no shmlib_ function declarations in $header" >&2
+    echo "abicheck: found no shmlib_ functions in $exports_map" >&2
     exit 2
 fi
 
@@ -93,12 +79,12 @@ exported_shmlib=$(printf '%s' "$exported_shmlib" | LC_ALL=C sort -u)
 
 while read -r name; do
     [ -n "$name" ] || continue
-    problem "exported but not declared in $header: $name"
+    problem "exported but not declared in $exports_map: $name"
 done < <(LC_ALL=C comm -13 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported_shmlib"))
 
 while read -r name; do
     [ -n "$name" ] || continue
-    problem "declared in $header but not exported: $name"
+    problem "declared in $exports_map but not exported: $name"
 done < <(LC_ALL=C comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported_shmlib"))
 
 # --- SONAME -----------------------------------------------------------------
@@ -109,7 +95,7 @@ fi
 
 count=$(printf '%s\n' "$declared" | grep -c .)
 if [ "$problems" -ne 0 ]; then
-    echo "abicheck: FAIL: $problems problem(s) above in $lib against $header"
+    echo "abicheck: FAIL: $problems problem(s) above in $lib against $exports_map"
     exit 1
 fi
-echo "abicheck: OK: $lib exports exactly the $count functions of $header, SONAME $soname"
+echo "abicheck: OK: $lib exports exactly the $count functions of $exports_map, SONAME $soname"

@@ -2,9 +2,7 @@ package tests
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"unsafe"
 
@@ -60,33 +58,3 @@ func TestStatLayout(t *testing.T) {
 	}
 	start(t, cPeer, "layout").expect(want).end()
 }
-
-// TestBindingCoversHeader: the purego binding registers every function
-// include/shmlib.h declares, and nothing else.
-func TestBindingCoversHeader(t *testing.T) {
-	t.Parallel()
-	header, err := os.ReadFile(filepath.Join(suite.root, "include", "shmlib.h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	declared := map[string]bool{}
-	for _, m := range prototype.FindAllStringSubmatch(string(header), -1) {
-		declared[m[1]] = true
-	}
-	registered := map[string]bool{}
-	for _, name := range shmso.Functions() {
-		registered[name] = true
-		if !declared[name] {
-			t.Errorf("the binding registers %s, which include/shmlib.h does not declare", name)
-		}
-	}
-	for name := range declared {
-		if !registered[name] {
-			t.Errorf("include/shmlib.h declares %s, which the binding does not register", name)
-		}
-	}
-}
-
-// prototype matches a function declaration's name at the start of a line:
-// "int shmlib_attach(", "const char *shmlib_strerror(".
-var prototype = regexp.MustCompile(`(?m)^[a-z_][a-z0-9_ ]*[ *](shmlib_[a-z0-9_]+)\(`)

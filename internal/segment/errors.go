@@ -13,77 +13,9 @@ import (
 // Code classifies a failure. Its values are the SHMLIB_E* codes of
 // include/shmlib.h, so the C boundary passes them through unchanged.
 // A Code is itself an error: errors.Is(err, segment.ErrNotExist) works.
+// The constants and their texts are generated from the header
+// (codes_gen.go).
 type Code int
-
-const (
-	ErrInvalid      Code = -1  // SHMLIB_EINVAL
-	ErrNotExist     Code = -2  // SHMLIB_ENOENT
-	ErrExist        Code = -3  // SHMLIB_EEXIST
-	ErrPermission   Code = -4  // SHMLIB_EACCES
-	ErrNoMemory     Code = -5  // SHMLIB_ENOMEM
-	ErrRange        Code = -6  // SHMLIB_ERANGE
-	ErrNotAttached  Code = -7  // SHMLIB_ENOTATTACHED
-	ErrNotSupported Code = -8  // SHMLIB_ENOTSUP
-	ErrFault        Code = -9  // SHMLIB_EFAULT
-	ErrForked       Code = -10 // SHMLIB_EFORKED
-	ErrOS           Code = -11 // SHMLIB_EOS
-	ErrInternal     Code = -12 // SHMLIB_EINTERNAL
-	ErrTimeout      Code = -13 // SHMLIB_ETIMEDOUT
-	ErrEndOfStream  Code = -14 // SHMLIB_EEOS
-	ErrPeerGone     Code = -15 // SHMLIB_EPEER
-	ErrCorrupt      Code = -16 // SHMLIB_ECORRUPT
-	ErrBusy         Code = -17 // SHMLIB_EBUSY
-	ErrTooLarge     Code = -18 // SHMLIB_EMSGSIZE
-	ErrInterrupted  Code = -19 // SHMLIB_EINTR (C data plane only)
-	ErrWoken        Code = -20 // SHMLIB_EWOKEN (C data plane only)
-)
-
-// Error gives the same short text as shmlib_strerror.
-func (c Code) Error() string {
-	switch c {
-	case ErrInvalid:
-		return "invalid argument"
-	case ErrNotExist:
-		return "no such segment"
-	case ErrExist:
-		return "segment already exists"
-	case ErrPermission:
-		return "permission denied"
-	case ErrNoMemory:
-		return "not enough memory or over a system limit"
-	case ErrRange:
-		return "buffer too small"
-	case ErrNotAttached:
-		return "address is not attached"
-	case ErrNotSupported:
-		return "not supported on this system"
-	case ErrFault:
-		return "memory fault in a segment"
-	case ErrForked:
-		return "called in a forked child"
-	case ErrOS:
-		return "operating system error"
-	case ErrInternal:
-		return "internal error in libshm"
-	case ErrTimeout:
-		return "timed out"
-	case ErrEndOfStream:
-		return "end of stream"
-	case ErrPeerGone:
-		return "peer gone"
-	case ErrCorrupt:
-		return "corrupt channel"
-	case ErrBusy:
-		return "busy"
-	case ErrTooLarge:
-		return "message too large"
-	case ErrInterrupted:
-		return "interrupted by a signal"
-	case ErrWoken:
-		return "woken by another thread"
-	}
-	return "unknown error code"
-}
 
 // Is lets the io/fs sentinels match too, so that Go code can write
 // errors.Is(err, fs.ErrNotExist) as it does for files.

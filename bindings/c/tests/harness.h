@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "shmlib.h"
+#include "abi.h"
 
 static int harness_passed;
 static int harness_failed;
@@ -53,31 +54,8 @@ static inline void harness_fail(const char *file, int line, const char *fmt, ...
 /* The SHMLIB_* name of a return code, for failure messages. */
 static inline const char *harness_code_name(int rc)
 {
-    switch (rc) {
-    case SHMLIB_OK: return "SHMLIB_OK";
-    case SHMLIB_OPENED: return "SHMLIB_OPENED";
-    case SHMLIB_EINVAL: return "SHMLIB_EINVAL";
-    case SHMLIB_ENOENT: return "SHMLIB_ENOENT";
-    case SHMLIB_EEXIST: return "SHMLIB_EEXIST";
-    case SHMLIB_EACCES: return "SHMLIB_EACCES";
-    case SHMLIB_ENOMEM: return "SHMLIB_ENOMEM";
-    case SHMLIB_ERANGE: return "SHMLIB_ERANGE";
-    case SHMLIB_ENOTATTACHED: return "SHMLIB_ENOTATTACHED";
-    case SHMLIB_ENOTSUP: return "SHMLIB_ENOTSUP";
-    case SHMLIB_EFAULT: return "SHMLIB_EFAULT";
-    case SHMLIB_EFORKED: return "SHMLIB_EFORKED";
-    case SHMLIB_EOS: return "SHMLIB_EOS";
-    case SHMLIB_EINTERNAL: return "SHMLIB_EINTERNAL";
-    case SHMLIB_ETIMEDOUT: return "SHMLIB_ETIMEDOUT";
-    case SHMLIB_EEOS: return "SHMLIB_EEOS";
-    case SHMLIB_EPEER: return "SHMLIB_EPEER";
-    case SHMLIB_ECORRUPT: return "SHMLIB_ECORRUPT";
-    case SHMLIB_EBUSY: return "SHMLIB_EBUSY";
-    case SHMLIB_EMSGSIZE: return "SHMLIB_EMSGSIZE";
-    case SHMLIB_EINTR: return "SHMLIB_EINTR";
-    case SHMLIB_EWOKEN: return "SHMLIB_EWOKEN";
-    default: return "(not a libshm code)";
-    }
+    const char *name = abi_code_name(rc);
+    return name != NULL ? name : "(not a libshm code)";
 }
 
 /* The calling thread's last libshm error message, in a per-thread buffer. */

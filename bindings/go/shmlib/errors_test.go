@@ -59,14 +59,3 @@ func TestErrorFields(t *testing.T) {
 		t.Errorf("%v matches ErrExist", err)
 	}
 }
-
-func TestVersion(t *testing.T) {
-	header, err := os.ReadFile("../../../include/shmlib.h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`#define SHMLIB_VERSION_STRING "([^"]+)"`).FindSubmatch(header)
-	if m == nil || string(m[1]) != shmlib.Version {
-		t.Errorf("Version %q, header says %q", shmlib.Version, m)
-	}
-}

@@ -78,7 +78,7 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-__version__ = "0.1.0"
+__version__ = _ffi.VERSION_STRING
 
 KEY_MAX = _ffi.KEY_MAX
 

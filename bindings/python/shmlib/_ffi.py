@@ -1,8 +1,8 @@
 """The one place that loads libshm and declares its C signatures.
 
-Everything here mirrors include/shmlib.h: constants, the shmlib_stat_t
-layout and the prototype of every function. The rest of the package calls
-the library only through `lib`.
+What mirrors include/shmlib.h (constants, the shmlib_stat_t layout and
+the prototype of every function) is generated into _abi.py and re-exported
+here. The rest of the package calls the library only through `lib`.
 
 `lib` is loaded on first use, not at import: loading starts libshm's Go
 runtime, and a process that has started it must not fork() children that
@@ -14,98 +14,15 @@ as long as the server never calls into libshm, its workers load their own.
 import ctypes
 import os
 from _thread import allocate_lock  # threading.Lock, without importing threading
-from ctypes import (POINTER, c_char, c_char_p, c_int, c_int32, c_int64,
-                    c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
-# The header version this module was written against. The loaded library
-# must have the same major version and at least this minor version: later
-# minor versions only add (header: "reserved words may gain meaning").
-VERSION_MAJOR = 0
-VERSION_MINOR = 1
+# Every constant (without the SHMLIB_ prefix), Stat (shmlib_stat_t) and
+# PROTOTYPES, generated from include/shmlib.h. The loaded library must have
+# the same major version and at least this minor version: later minor
+# versions only add (header: "reserved words may gain meaning").
+from ._abi import *  # noqa: F401,F403
+from ._abi import PROTOTYPES, Stat, VERSION_MAJOR, VERSION_MINOR
 
-KEY_MAX = 272
 ERROR_MAX = 512  # "Messages are shorter than 512 bytes."
-
-# Error codes.
-OK = 0
-EINVAL = -1
-ENOENT = -2
-EEXIST = -3
-EACCES = -4
-ENOMEM = -5
-ERANGE = -6
-ENOTATTACHED = -7
-ENOTSUP = -8
-EFAULT = -9
-EFORKED = -10
-EOS = -11
-EINTERNAL = -12
-# Channel codes.
-ETIMEDOUT = -13
-EEOS = -14
-EPEER = -15
-ECORRUPT = -16
-EBUSY = -17
-EMSGSIZE = -18
-EINTR = -19
-EWOKEN = -20
-OPENED = 1
-
-# shmlib_create() flags.
-OPEN_EXISTING = 0x0100
-HUGETLB = 0x0200
-SPARSE = 0x0400
-DESTROY_ON_EXIT = 0x0800  # not used: create(destroy_on_exit=) is an atexit handler
-
-# shmlib_attach() flags.
-RDONLY = 0x0001
-POPULATE = 0x0002
-LOCK = 0x0004
-FIXED = 0x0008
-
-BACKEND_POSIX = 1
-BACKEND_SYSV = 2
-BACKEND_MEMFD = 3
-
-# shmlib_reap() flags.
-REAP_DESTROY = 0x1
-
-STAT_DESTROYED = 0x1
-STAT_LOCKED = 0x2
-STAT_CHANNEL = 0x4
-
-# Channels.
-CHAN_PRODUCER = 1
-CHAN_CONSUMER = 2
-CHAN_EINTR = 0x100
-WAIT_FOREVER = -1
-
-
-class Stat(ctypes.Structure):
-    """shmlib_stat_t, field for field."""
-
-    _fields_ = [
-        ("key", c_char * KEY_MAX),
-        ("size", c_uint64),
-        ("nattach", c_int64),
-        ("atime", c_int64),
-        ("dtime", c_int64),
-        ("ctime", c_int64),
-        ("backend", c_uint32),
-        ("mode", c_uint32),
-        ("uid", c_uint32),
-        ("gid", c_uint32),
-        ("cuid", c_uint32),
-        ("cgid", c_uint32),
-        ("cpid", c_int32),
-        ("lpid", c_int32),
-        ("shmid", c_int32),
-        ("ipc_key", c_uint32),
-        ("flags", c_uint32),
-        ("reserved0", c_uint32),
-        ("reserved", c_uint64 * 6),
-    ]
-
 
 # The header fixes the layout at 408 bytes on every Linux ABI.
 assert ctypes.sizeof(Stat) == 408, ctypes.sizeof(Stat)
@@ -138,45 +55,6 @@ def _load():
         "libshm repository (it builds libshm.so into it), or there run `make "
         "lib` (it copies libshm.so into bindings/python/shmlib/) or `make "
         "install`, or set SHMLIB_LIBRARY to the absolute path of libshm.so.")
-
-
-chan_t = c_uint64  # shmlib_chan_t
-
-# (restype, argtypes) of every function in shmlib.h, in its order.
-PROTOTYPES = {
-    "shmlib_version": (c_uint, []),
-    "shmlib_version_string": (c_char_p, []),
-    "shmlib_strerror": (c_char_p, [c_int]),
-    "shmlib_last_error": (c_int, [POINTER(c_char), c_size_t]),
-    "shmlib_ftok": (c_int, [c_char_p, c_int, POINTER(c_char), c_size_t]),
-    "shmlib_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,
-                              POINTER(c_char), c_size_t]),
-    "shmlib_attach": (c_int, [c_char_p, c_void_p, c_uint32,
-                              POINTER(c_void_p), POINTER(c_uint64)]),
-    "shmlib_detach": (c_int, [c_void_p]),
-    "shmlib_destroy": (c_int, [c_char_p]),
-    "shmlib_stat": (c_int, [c_char_p, POINTER(Stat)]),
-    "shmlib_list": (c_int, [POINTER(Stat), c_size_t, POINTER(c_size_t)]),
-    "shmlib_reap": (c_int, [c_uint32, POINTER(Stat), c_size_t, POINTER(c_size_t)]),
-    "shmlib_memfd_send": (c_int, [c_int, c_char_p]),
-    "shmlib_memfd_recv": (c_int, [c_int, POINTER(c_char), c_size_t]),
-    "shmlib_chan_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32,
-                                   POINTER(c_char), c_size_t]),
-    "shmlib_chan_open": (c_int, [c_char_p, c_int, POINTER(chan_t)]),
-    "shmlib_chan_close": (c_int, [chan_t]),
-    "shmlib_chan_handover": (c_int, [chan_t]),
-    "shmlib_chan_max_message": (c_int, [chan_t, POINTER(c_uint64)]),
-    "shmlib_chan_send": (c_int, [chan_t, c_void_p, c_size_t, c_int64]),
-    "shmlib_chan_reserve": (c_int, [chan_t, c_size_t, c_int64,
-                                    POINTER(c_void_p)]),
-    "shmlib_chan_commit": (c_int, [chan_t, c_size_t]),
-    "shmlib_chan_recv": (c_int, [chan_t, c_void_p, c_size_t,
-                                 POINTER(c_size_t), c_int64]),
-    "shmlib_chan_peek": (c_int, [chan_t, c_int64, POINTER(c_void_p),
-                                 POINTER(c_size_t)]),
-    "shmlib_chan_release": (c_int, [chan_t]),
-    "shmlib_chan_wake": (c_int, [chan_t]),
-}
 
 
 def _declare(lib):

@@ -108,7 +108,7 @@ func (r *runner) doChan(cmd string, args []string) (int, error) {
 		})
 		var failed *shmso.Error
 		switch {
-		case errors.As(err, &failed) && failed.Code == shmso.EEOS && r.expected != shmso.EEOS:
+		case errors.As(err, &failed) && failed.Code == shmso.Eeos && r.expected != shmso.Eeos:
 			r.printf("eos")
 		case err != nil || msg.status != 0:
 			return msg.status, err

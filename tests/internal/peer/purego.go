@@ -20,7 +20,7 @@ func (p purego) Create(key string, size uint64) (string, error) {
 func (p purego) Attach(key string, readOnly bool) (Mapping, error) {
 	var flags uint32
 	if readOnly {
-		flags = shmso.RdOnly
+		flags = shmso.Rdonly
 	}
 	addr, size, err := p.lib.Attach(key, flags)
 	if err != nil {
@@ -57,7 +57,7 @@ func backendName(b uint32) string {
 	switch b {
 	case shmso.BackendPosix:
 		return "posix"
-	case shmso.BackendSysV:
+	case shmso.BackendSysv:
 		return "sysv"
 	case shmso.BackendMemfd:
 		return "memfd"
@@ -81,9 +81,9 @@ func (p purego) ChanCreate(key string, capacity uint64) (string, error) {
 }
 
 func (p purego) ChanOpen(key string, producer bool) (Channel, error) {
-	end := shmso.Consumer
+	end := shmso.ChanConsumer
 	if producer {
-		end = shmso.Producer
+		end = shmso.ChanProducer
 	}
 	ch, err := p.lib.ChanOpen(key, end)
 	if err != nil {

@@ -2,16 +2,6 @@ package shmso
 
 import "unsafe"
 
-// The ends of a channel, SHMLIB_CHAN_PRODUCER and SHMLIB_CHAN_CONSUMER.
-const (
-	Producer = 1
-	Consumer = 2
-)
-
-// WaitForever is SHMLIB_WAIT_FOREVER, the timeout of calls that wait as
-// long as it takes.
-const WaitForever = -1
-
 // Chan is an open end of a channel.
 type Chan struct {
 	lib *Lib
@@ -51,7 +41,7 @@ func (c *Chan) MaxMessage() (uint64, error) {
 // Send is shmlib_chan_send: msg is copied into the channel.
 func (c *Chan) Send(msg []byte, timeout int64) error {
 	_, err := c.lib.call(func() int32 {
-		return c.lib.chanSend(c.h, unsafe.SliceData(msg), uintptr(len(msg)), timeout)
+		return c.lib.chanSend(c.h, unsafe.Pointer(unsafe.SliceData(msg)), uintptr(len(msg)), timeout)
 	})
 	return err
 }
@@ -77,7 +67,7 @@ func (c *Chan) Commit(n int) error {
 func (c *Chan) Recv(buf []byte, timeout int64) (int, error) {
 	var n uintptr
 	_, err := c.lib.call(func() int32 {
-		return c.lib.chanRecv(c.h, unsafe.SliceData(buf), uintptr(len(buf)), &n, timeout)
+		return c.lib.chanRecv(c.h, unsafe.Pointer(unsafe.SliceData(buf)), uintptr(len(buf)), &n, timeout)
 	})
 	return int(n), err
 }

@@ -16,54 +16,13 @@ import (
 	"github.com/ebitengine/purego"
 )
 
-// KeyMax is SHMLIB_KEY_MAX, room for any key and its NUL.
-const KeyMax = 272
-
 // errorMax holds any last-error message: the header says "shorter than 512".
 const errorMax = 512
 
-// versionNumber is SHMLIB_VERSION_NUMBER of the header this binding follows.
-const versionNumber = 100
-
-// RdOnly is SHMLIB_RDONLY, the attach flag for a read-only mapping.
-const RdOnly = 0x0001
-
-// The values of shmlib_stat_t.backend.
-const (
-	BackendPosix = 1
-	BackendSysV  = 2
-	BackendMemfd = 3
-)
-
-// Lib is the loaded library, one field per function of the header.
+// Lib is the loaded library: one field per function of the header
+// (abi_gen.go, generated from it).
 type Lib struct {
-	version       func() uint32
-	versionString func() string
-	strerror      func(code int32) string
-	lastError     func(buf *byte, n uintptr) int32
-	ftok          func(path string, projID int32, outKey *byte, outKeyLen uintptr) int32
-	create        func(key string, size uint64, mode, flags uint32, outKey *byte, outKeyLen uintptr) int32
-	attach        func(key string, hint unsafe.Pointer, flags uint32, outAddr *unsafe.Pointer, outSize *uint64) int32
-	detach        func(addr unsafe.Pointer) int32
-	destroy       func(key string) int32
-	stat          func(key string, out *Stat) int32
-	list          func(out *Stat, capacity uintptr, outCount *uintptr) int32
-	reap          func(flags uint32, out *Stat, capacity uintptr, outCount *uintptr) int32
-	memfdSend     func(sock int32, key string) int32
-	memfdRecv     func(sock int32, outKey *byte, outKeyLen uintptr) int32
-
-	chanCreate     func(key string, capacity uint64, mode, flags uint32, outKey *byte, outKeyLen uintptr) int32
-	chanOpen       func(key string, end int32, out *uint64) int32
-	chanClose      func(ch uint64) int32
-	chanHandover   func(ch uint64) int32
-	chanMaxMessage func(ch uint64, out *uint64) int32
-	chanSend       func(ch uint64, buf *byte, n uintptr, timeout int64) int32
-	chanReserve    func(ch uint64, n uintptr, timeout int64, out *unsafe.Pointer) int32
-	chanCommit     func(ch uint64, n uintptr) int32
-	chanRecv       func(ch uint64, buf *byte, capacity uintptr, outLen *uintptr, timeout int64) int32
-	chanPeek       func(ch uint64, timeout int64, out *unsafe.Pointer, outLen *uintptr) int32
-	chanRelease    func(ch uint64) int32
-	chanWake       func(ch uint64) int32
+	functions
 }
 
 // Open loads the library at path (absolute, so that no search path can
@@ -75,60 +34,17 @@ func Open(path string) (*Lib, error) {
 		return nil, fmt.Errorf("dlopen %s: %w", path, err)
 	}
 	l := &Lib{}
-	for name, fptr := range l.functions() {
+	for name, fptr := range l.table() {
 		// RegisterLibFunc panics on a missing symbol; say which one.
 		if _, err := purego.Dlsym(h, name); err != nil {
 			return nil, fmt.Errorf("%s does not export %s: %w", path, name, err)
 		}
 		purego.RegisterLibFunc(fptr, h, name)
 	}
-	if v := l.Version(); v != versionNumber {
-		return nil, fmt.Errorf("%s is version %d (%s), the header says %d", path, v, l.VersionString(), versionNumber)
+	if v := l.Version(); v != VersionNumber {
+		return nil, fmt.Errorf("%s is version %d (%s), the header says %d", path, v, l.VersionString(), VersionNumber)
 	}
 	return l, nil
-}
-
-// functions maps each function of the header to the field that holds it.
-func (l *Lib) functions() map[string]any {
-	return map[string]any{
-		"shmlib_version":        &l.version,
-		"shmlib_version_string": &l.versionString,
-		"shmlib_strerror":       &l.strerror,
-		"shmlib_last_error":     &l.lastError,
-		"shmlib_ftok":           &l.ftok,
-		"shmlib_create":         &l.create,
-		"shmlib_attach":         &l.attach,
-		"shmlib_detach":         &l.detach,
-		"shmlib_destroy":        &l.destroy,
-		"shmlib_stat":           &l.stat,
-		"shmlib_list":           &l.list,
-		"shmlib_reap":           &l.reap,
-		"shmlib_memfd_send":     &l.memfdSend,
-		"shmlib_memfd_recv":     &l.memfdRecv,
-
-		"shmlib_chan_create":      &l.chanCreate,
-		"shmlib_chan_open":        &l.chanOpen,
-		"shmlib_chan_close":       &l.chanClose,
-		"shmlib_chan_handover":    &l.chanHandover,
-		"shmlib_chan_max_message": &l.chanMaxMessage,
-		"shmlib_chan_send":        &l.chanSend,
-		"shmlib_chan_reserve":     &l.chanReserve,
-		"shmlib_chan_commit":      &l.chanCommit,
-		"shmlib_chan_recv":        &l.chanRecv,
-		"shmlib_chan_peek":        &l.chanPeek,
-		"shmlib_chan_release":     &l.chanRelease,
-		"shmlib_chan_wake":        &l.chanWake,
-	}
-}
-
-// Functions names the functions Open registers, for a test that checks
-// them against the header.
-func Functions() []string {
-	var names []string
-	for name := range new(Lib).functions() {
-		names = append(names, name)
-	}
-	return names
 }
 
 // call runs one library call and, if it failed, reads the message. The
@@ -216,7 +132,7 @@ func (l *Lib) List() ([]Stat, error) {
 	for {
 		items := make([]Stat, n+8)
 		rc, err := l.call(func() int32 { return l.list(&items[0], uintptr(len(items)), &n) })
-		if rc == ERange {
+		if rc == Erange {
 			continue
 		}
 		if err != nil {
