@@ -74,20 +74,24 @@ def one_line(text):
 
 class InvalidArgument(Error, ValueError):
     """SHMLIB_EINVAL: malformed key, size 0, bad mode or flag."""
+    code = _ffi.EINVAL
 
 
 class NotFound(Error, FileNotFoundError):
     """SHMLIB_ENOENT: no such segment (never created, or destroyed)."""
+    code = _ffi.ENOENT
     posix_errno = errno.ENOENT
 
 
 class AlreadyExists(Error, FileExistsError):
     """SHMLIB_EEXIST: a segment with this key exists already."""
+    code = _ffi.EEXIST
     posix_errno = errno.EEXIST
 
 
 class PermissionDenied(Error, PermissionError):
     """SHMLIB_EACCES: the segment's mode or owner forbids it."""
+    code = _ffi.EACCES
     posix_errno = errno.EACCES
 
 
@@ -95,22 +99,26 @@ class OutOfMemory(Error, OSError):
     """SHMLIB_ENOMEM: no memory, or over a system limit (shmmax, shmall,
     shmmni, the size of /dev/shm, RLIMIT_MEMLOCK), or a create larger than
     the machine or this process's memory cgroup can still back."""
+    code = _ffi.ENOMEM
     posix_errno = errno.ENOMEM
 
 
 class NotAttached(Error, ValueError):
     """SHMLIB_ENOTATTACHED: the Segment was detached already."""
+    code = _ffi.ENOTATTACHED
 
 
 class NotSupported(Error, OSError):
     """SHMLIB_ENOTSUP: not supported here, e.g. huge pages where none are
     reserved, or a flag the backend does not have."""
+    code = _ffi.ENOTSUP
     posix_errno = errno.EOPNOTSUPP
 
 
 class Timeout(Error, TimeoutError):
     """SHMLIB_ETIMEDOUT: a channel call could not proceed within its
     timeout (at once, for timeout=0)."""
+    code = _ffi.ETIMEDOUT
     posix_errno = errno.ETIMEDOUT
 
 
@@ -118,6 +126,7 @@ class EndOfStream(Error, EOFError):
     """SHMLIB_EEOS: the producer closed the channel and every message has
     been received; iterating over a consumer ends here. Also raised when
     opening the producer end of a channel whose producer has closed."""
+    code = _ffi.EEOS
 
 
 class PeerGone(Error, ConnectionResetError):
@@ -129,6 +138,7 @@ class PeerGone(Error, ConnectionResetError):
     BrokenPipeError: programs catch that one to mean "the reader of my
     stdout went away" and exit quietly, which would hide a dead peer.
     """
+    code = _ffi.EPEER
     posix_errno = errno.ECONNRESET
 
 
@@ -136,6 +146,7 @@ class Corrupt(Error, OSError):
     """SHMLIB_ECORRUPT: the channel's shared state is inconsistent: some
     process wrote where it should not have. libshm refuses to read or write
     out of bounds; the channel is not usable any more."""
+    code = _ffi.ECORRUPT
 
 
 class Busy(Error, OSError):
@@ -147,17 +158,20 @@ class Busy(Error, OSError):
     ready by itself. A channel call that would wait with timeout=0 raises
     Timeout.
     """
+    code = _ffi.EBUSY
     posix_errno = errno.EBUSY
 
 
 class MessageTooLarge(Error, ValueError):
     """SHMLIB_EMSGSIZE: a message larger than the channel carries
     (Channel.max_message, half its capacity less 16 bytes)."""
+    code = _ffi.EMSGSIZE
 
 
 class BufferTooSmall(Error, ValueError):
     """SHMLIB_ERANGE: Channel.recv_into() got a buffer smaller than the next
     message, whose length is `length`. The message stays in the channel."""
+    code = _ffi.ERANGE
 
     def __init__(self, code, message, length=None):
         super().__init__(code, message)
@@ -174,6 +188,7 @@ class Forked(Error, RuntimeError):
     "spawn" or "forkserver" start method of multiprocessing, or exec a new
     program; memory attached before the fork stays usable in the child.
     """
+    code = _ffi.EFORKED
 
 
 class OSFailure(Error, OSError):
@@ -187,23 +202,14 @@ FORK_HINT = (
     "program (subprocess), or make this call in the parent; segments the "
     "parent had attached before the fork stay usable here")
 
-_BY_CODE = {
-    _ffi.EINVAL: InvalidArgument,
-    _ffi.ENOENT: NotFound,
-    _ffi.EEXIST: AlreadyExists,
-    _ffi.EACCES: PermissionDenied,
-    _ffi.ENOMEM: OutOfMemory,
-    _ffi.ENOTATTACHED: NotAttached,
-    _ffi.ENOTSUP: NotSupported,
-    _ffi.EFORKED: Forked,
-    _ffi.ERANGE: BufferTooSmall,
-    _ffi.ETIMEDOUT: Timeout,
-    _ffi.EEOS: EndOfStream,
-    _ffi.EPEER: PeerGone,
-    _ffi.ECORRUPT: Corrupt,
-    _ffi.EBUSY: Busy,
-    _ffi.EMSGSIZE: MessageTooLarge,
-}
+def _classes(base):
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _classes(cls)
+
+
+# Each class names its code; one without (OSFailure) takes the rest.
+_BY_CODE = {cls.code: cls for cls in _classes(Error) if "code" in vars(cls)}
 
 
 def strerror(code):
