@@ -32,6 +32,22 @@ func shmlib_go_ftok(path *C.char, projID C.int, outKey *C.char, outKeyLen C.size
 	})
 }
 
+//export shmlib_go_key_normalize
+func shmlib_go_key_normalize(key *C.char, outKey *C.char, outKeyLen C.size_t) C.int {
+	const op = "key_normalize"
+	return call(op, func() C.int {
+		k, rc := goString(op, "the key", key)
+		if rc != C.SHMLIB_OK {
+			return rc
+		}
+		canonical, err := segment.NormalizeKey(op, k)
+		if err != nil {
+			return fail(err)
+		}
+		return putString(op, k, canonical, outKey, outKeyLen)
+	})
+}
+
 const createFlags = C.SHMLIB_OPEN_EXISTING | C.SHMLIB_HUGETLB | C.SHMLIB_SPARSE | C.SHMLIB_DESTROY_ON_EXIT
 
 //export shmlib_go_create

@@ -53,6 +53,13 @@ int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len
     return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_ftok((char *)path, proj_id, out_key, out_key_len));
 }
 
+int shmlib_key_normalize(const char *key, char *out_key, size_t out_key_len)
+{
+    GUARD("key_normalize");
+    POINTERS("key_normalize", low(key) || low(out_key));
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_key_normalize((char *)key, out_key, out_key_len));
+}
+
 int shmlib_create(const char *key, uint64_t size, uint32_t mode, uint32_t flags, char *out_key, size_t out_key_len)
 {
     GUARD("create");

@@ -295,6 +295,19 @@ int shmlib_last_error(char *buf, size_t len);
  */
 int shmlib_ftok(const char *path, int proj_id, char *out_key, size_t out_key_len);
 
+/*
+ * Writes the canonical form of key to out_key, the form the library
+ * returns and its messages show: "/NAME" becomes "posix:/NAME", a System V
+ * key "sysv:key=0x%08x" whether written in hex or decimal, and numbers lose
+ * their leading zeros. A key that asks shmlib_create to choose keeps its
+ * form ("" gives "posix:"). Only the string is read: the segment need not
+ * exist.
+ *
+ * Errors: SHMLIB_EINVAL (NULL or malformed key, NULL out_key), SHMLIB_ERANGE
+ * (out_key_len too small; SHMLIB_KEY_MAX always suffices).
+ */
+int shmlib_key_normalize(const char *key, char *out_key, size_t out_key_len);
+
 /* ----------------------------------------------------------------- flags */
 
 /* shmlib_create() flags. */

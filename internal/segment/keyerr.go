@@ -38,6 +38,16 @@ func display(k keys.Key) string {
 	return k.String()
 }
 
+// NormalizeKey gives the canonical form of a key, the one String gives
+// after Parse; a malformed key is an *Error of op.
+func NormalizeKey(op, key string) (string, error) {
+	k, err := keys.Parse(key)
+	if err != nil {
+		return "", keyError(op, key, err)
+	}
+	return k.String(), nil
+}
+
 // parseKey parses a key that must name an existing segment.
 func parseKey(op, key string) (keys.Key, error) {
 	k, err := keys.Parse(key)

@@ -52,6 +52,7 @@ static inline const char *abi_function(size_t i)
         "shmlib_strerror",
         "shmlib_last_error",
         "shmlib_ftok",
+        "shmlib_key_normalize",
         "shmlib_create",
         "shmlib_attach",
         "shmlib_detach",
@@ -103,6 +104,10 @@ static inline const int *abi_documented(const char *name)
     }
     if (strcmp(name, "shmlib_ftok") == 0) {
         static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_ENOENT, SHMLIB_EACCES, SHMLIB_ERANGE, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_key_normalize") == 0) {
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_ERANGE, INT_MIN};
         return codes;
     }
     if (strcmp(name, "shmlib_create") == 0) {

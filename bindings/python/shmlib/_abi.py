@@ -90,6 +90,7 @@ PROTOTYPES = {
     "shmlib_strerror": (c_char_p, [c_int]),
     "shmlib_last_error": (c_int, [POINTER(c_char), c_size_t]),
     "shmlib_ftok": (c_int, [c_char_p, c_int, POINTER(c_char), c_size_t]),
+    "shmlib_key_normalize": (c_int, [c_char_p, POINTER(c_char), c_size_t]),
     "shmlib_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32, POINTER(c_char), c_size_t]),
     "shmlib_attach": (c_int, [c_char_p, c_void_p, c_uint32, POINTER(c_void_p), POINTER(c_uint64)]),
     "shmlib_detach": (c_int, [c_void_p]),

@@ -12,13 +12,6 @@ import os
 from . import _ffi, _fork
 from .errors import InvalidArgument, check, escape_char
 
-# The number syntax of the library: 0x-prefixed hex or plain decimal (leading
-# zeros are decimal too, never octal). Patterns: re is imported and compiles
-# them on first use, not at `import shmlib`.
-_NUMBER = r"0x[0-9a-fA-F]+|[0-9]+"
-_MEMFD = r"memfd:pid=([0-9]+),fd=([0-9]+),ino=([0-9]+)"
-
-
 def encode(key, op):
     """A key as the bytes the library takes, refusing what ctypes would
     silently get wrong: a NUL would cut the key short in C and name another
@@ -51,25 +44,14 @@ def decode(raw):
 
 
 def canonical(key):
-    """The canonical form of a key ("/frames" -> "posix:/frames",
-    "sysv:key=42" -> "sysv:key=0x0000002a", "memfd:pid=07,fd=3,ino=9" ->
-    "memfd:pid=7,fd=3,ino=9"); a key it does not recognise is returned as it is,
-    for the library to judge."""
-    if key.startswith("posix:/"):  # the common case first
+    """The canonical form of a key, as the library writes it
+    (shmlib_key_normalize: "/frames" -> "posix:/frames", "sysv:key=42" ->
+    "sysv:key=0x0000002a"); a key it does not accept is returned as it is,
+    for the call that uses it to judge."""
+    out = ctypes.create_string_buffer(_ffi.KEY_MAX)
+    if _ffi.lib.shmlib_key_normalize(encode(key, "key_normalize"), out, len(out)) < 0:
         return key
-    if key.startswith("/"):
-        return "posix:" + key
-    import re
-
-    memfd = re.fullmatch(_MEMFD, key)
-    if memfd:
-        return f"memfd:pid={int(memfd[1])},fd={int(memfd[2])},ino={int(memfd[3])}"
-    for prefix, form in (("sysv:key=", "sysv:key=0x{:08x}"),
-                         ("sysv:id=", "sysv:id={}")):
-        number = key[len(prefix):]
-        if key.startswith(prefix) and re.fullmatch(_NUMBER, number):
-            return form.format(int(number, 0 if number[:2] == "0x" else 10))
-    return key
+    return decode(out.value)
 
 
 def backend_of(key):

@@ -61,6 +61,7 @@ type functions struct {
 	strerror       func(int32) string
 	lastError      func(*byte, uintptr) int32
 	ftok           func(string, int32, *byte, uintptr) int32
+	keyNormalize   func(string, *byte, uintptr) int32
 	create         func(string, uint64, uint32, uint32, *byte, uintptr) int32
 	attach         func(string, unsafe.Pointer, uint32, *unsafe.Pointer, *uint64) int32
 	detach         func(unsafe.Pointer) int32
@@ -92,6 +93,7 @@ func (f *functions) table() map[string]any {
 		"shmlib_strerror":         &f.strerror,
 		"shmlib_last_error":       &f.lastError,
 		"shmlib_ftok":             &f.ftok,
+		"shmlib_key_normalize":    &f.keyNormalize,
 		"shmlib_create":           &f.create,
 		"shmlib_attach":           &f.attach,
 		"shmlib_detach":           &f.detach,
