@@ -3,7 +3,7 @@
  * hostile arguments, against a model of what must come back.
  *
  * A seeded driver (the seed is printed; --seed replays it) makes CALLS calls
- * (default 1,000,000; --quick: 50,000) to all 25 functions of shmlib.h:
+ * (default 1,000,000; --quick: 50,000) to all 26 functions of shmlib.h:
  * NULL, unreadable (PROT_NONE pages, unmapped holes, wild addresses) and
  * read-only pointers; keys that are malformed, overlong, non-UTF-8, full of
  * control bytes, unterminated right before a PROT_NONE page (shorter and
@@ -66,19 +66,19 @@ enum fn {
     F_VERSION, F_VERSION_STRING, F_STRERROR, F_LAST_ERROR, F_FTOK, F_CREATE, F_ATTACH,
     F_DETACH, F_DESTROY, F_STAT, F_LIST, F_CHAN_CREATE, F_CHAN_OPEN, F_CHAN_CLOSE,
     F_CHAN_MAX, F_CHAN_SEND, F_CHAN_RESERVE, F_CHAN_COMMIT, F_CHAN_RECV, F_CHAN_PEEK,
-    F_CHAN_RELEASE, F_MEMFD_SEND, F_MEMFD_RECV, F_REAP, F_CHAN_HANDOVER, NFN
+    F_CHAN_RELEASE, F_MEMFD_SEND, F_MEMFD_RECV, F_REAP, F_CHAN_HANDOVER, F_KEY_NORMALIZE, NFN
 };
 
 static const char *const fn_name[NFN] = {
     "version", "version_string", "strerror", "last_error", "ftok", "create", "attach",
     "detach", "destroy", "stat", "list", "chan_create", "chan_open", "chan_close",
     "chan_max_message", "chan_send", "chan_reserve", "chan_commit", "chan_recv", "chan_peek",
-    "chan_release", "memfd_send", "memfd_recv", "reap", "chan_handover",
+    "chan_release", "memfd_send", "memfd_recv", "reap", "chan_handover", "key_normalize",
 };
 
 /* How often each is called, out of the sum. */
 static const int fn_weight[NFN] = {
-    1, 1, 2, 4, 4, 8, 10, 10, 6, 6, 1, 4, 8, 1, 3, 12, 6, 6, 12, 6, 5, 5, 5, 1, 3,
+    1, 1, 2, 4, 4, 8, 10, 10, 6, 6, 1, 4, 8, 1, 3, 12, 6, 6, 12, 6, 5, 5, 5, 1, 3, 4,
 };
 
 /* Codes as bits: bit -rc for 0..ABI_LOWEST_CODE, then SHMLIB_OPENED, then
@@ -1206,6 +1206,61 @@ static void call_ftok(void)
         snprintf(expect, sizeof expect, "sysv:key=0x%08x", (unsigned)want);
         if (good(ocls) && strcmp(out, expect) != 0)
             violation(V_DATA, "gave \"%s\", glibc's ftok gives %s", out, expect);
+    }
+    if (rc < 0)
+        expect_untouched(ocls, out, SHMLIB_KEY_MAX, "out_key");
+}
+
+/* shmlib_key_normalize: only the key's grammar counts, not whether the
+ * segment exists; a live or remembered key comes back in its canonical form. */
+static void call_key_normalize(void)
+{
+    begin(F_KEY_NORMALIZE);
+    struct key k;
+    gen_key(&k, 0, 1, -1);
+    uint32_t kerr = 0;
+    int unknown = 0;
+    switch (k.cls) {
+    case K_NULL: case K_MALFORMED: case K_TOOLONG: case K_HUGE: case K_UNTERM_LONG:
+        kerr = B(SHMLIB_EINVAL);
+        break;
+    case K_UNTERM_SHORT: case K_BADPTR:
+        kerr = B(SHMLIB_EFAULT);
+        break;
+    case K_INMAP: case K_GARBAGE:
+        unknown = 1;
+        break;
+    }
+    int ocls;
+    char *out = out_param(OFF_KEY, 10, &ocls);
+    size_t outlen = SHMLIB_KEY_MAX;
+    if (stress_below(&rng, 8) == 0)
+        outlen = (size_t)stress_below(&rng, 25);
+    uint32_t oerr = ocls == P_NULL ? B(SHMLIB_EINVAL) : faults(ocls) ? B(SHMLIB_EFAULT) : 0;
+    if (ocls == P_MISALIGNED)
+        outlen = outlen > 4000 ? 4000 : outlen;
+    /* A short buffer may or may not hold the canonical key; it is measured
+     * before anything is written, so a faulting one can be SHMLIB_ERANGE. */
+    uint32_t allowed = kerr | oerr;
+    if (kerr == 0 && outlen < SHMLIB_KEY_MAX)
+        allowed |= B(SHMLIB_ERANGE) | (oerr ? 0 : B(0));
+    if (allowed == 0)
+        allowed = B(0);
+    describe("shmlib_key_normalize(");
+    describe_key(&k);
+    describe(", %s, %zu)", pname(ocls), outlen);
+    if (good(ocls))
+        sentinel(out, SHMLIB_KEY_MAX);
+    int rc = shmlib_key_normalize(k.p, out, outlen);
+    check(rc, unknown ? 0 : allowed, key_faults(&k) || faults(ocls));
+    if (rc == 0 && good(ocls)) {
+        const char *want = NULL;
+        if ((k.cls == K_DEAD || k.cls == K_FRESH) && strncmp(k.canon, "sysv:id=", 8) != 0)
+            want = k.canon;
+        else if ((k.cls == K_LIVE || k.cls == K_ALIAS) && strncmp(k.p, "sysv:id=", 8) != 0)
+            want = segs[k.seg].key;
+        if (want != NULL && strcmp(out, want) != 0)
+            violation(V_DATA, "gave \"%s\", want %s", out, want);
     }
     if (rc < 0)
         expect_untouched(ocls, out, SHMLIB_KEY_MAX, "out_key");
@@ -3425,6 +3480,7 @@ static void one_call(void)
     case F_MEMFD_RECV: call_memfd_recv(); break;
     case F_REAP: call_reap(); break;
     case F_CHAN_HANDOVER: call_chan_handover(); break;
+    case F_KEY_NORMALIZE: call_key_normalize(); break;
     }
     /* Helper calls made after the checked one (a stat for a new segment's
      * id, the recovery after a fault) may have set the last error. */

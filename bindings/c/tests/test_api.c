@@ -898,6 +898,41 @@ static void test_malformed_keys(void)
     }
 }
 
+/* shmlib_key_normalize: every spelling of a key gives the one the library
+ * returns; malformed keys and short buffers fail and leave out_key alone. */
+static void test_key_normalize(void)
+{
+    static const char *const pairs[][2] = {
+        {"/frames", "posix:/frames"},
+        {"posix:/frames", "posix:/frames"},
+        {"sysv:key=42", "sysv:key=0x0000002a"},
+        {"sysv:key=0x2A", "sysv:key=0x0000002a"},
+        {"sysv:key=00042", "sysv:key=0x0000002a"},
+        {"sysv:id=007", "sysv:id=7"},
+        {"memfd:pid=07,fd=3,ino=09", "memfd:pid=7,fd=3,ino=9"},
+        {"", "posix:"},
+        {"sysv:private", "sysv:private"},
+        {"memfd:", "memfd:"},
+    };
+    char out[SHMLIB_KEY_MAX];
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        if (CHECK_RC(shmlib_key_normalize(pairs[i][0], out, sizeof out), 0))
+            CHECK_STR(out, pairs[i][1]);
+    }
+    const char *const bad[] = {"posix:/a/b", "sysv:key=0", "sysv:id=-1", "x", "memfd:pid=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(out, sizeof out, "untouched");
+        CHECK_FAILS(shmlib_key_normalize(bad[i], out, sizeof out), SHMLIB_EINVAL, "key_normalize", bad[i]);
+        CHECK_STR(out, "untouched");
+    }
+    CHECK_FAILS(shmlib_key_normalize(NULL, out, sizeof out), SHMLIB_EINVAL, "key_normalize", NULL);
+    CHECK_FAILS(shmlib_key_normalize("/frames", NULL, 0), SHMLIB_EINVAL, "key_normalize", "/frames");
+    snprintf(out, sizeof out, "untouched");
+    CHECK_FAILS(shmlib_key_normalize("/frames", out, 13), SHMLIB_ERANGE, "key_normalize", "/frames");
+    CHECK_STR(out, "untouched");
+    CHECK_RC(shmlib_key_normalize("/frames", out, 14), 0); /* "posix:/frames" and its NUL */
+}
+
 /*
  * NAME follows the rules of glibc's shm_open(), which allow any byte but '/'
  * and NUL: a name that is not UTF-8 is a valid key, and comes back byte for
@@ -2045,6 +2080,7 @@ static const struct {
     TEST(test_create_existing),
     TEST(test_create_limits),
     TEST(test_malformed_keys),
+    TEST(test_key_normalize),
     TEST(test_raw_byte_names),
     TEST(test_attach),
     TEST(test_attach_rdonly),
