@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/libshm/libshm/internal/channel"
+	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -114,9 +115,11 @@ func createOptions(mode, flags C.uint32_t) segment.CreateOptions {
 }
 
 // chosenByLibrary: the key asks create to pick the segment, so out_key is
-// the only way the caller learns what was made.
+// the only way the caller learns what was made. A malformed key is not:
+// create reports it as such.
 func chosenByLibrary(key string) bool {
-	return key == "" || key == "posix:" || key == "sysv:" || key == "sysv:private" || key == "memfd:"
+	k, err := keys.Parse(key)
+	return err == nil && k.CreateOnly()
 }
 
 const attachFlags = C.SHMLIB_RDONLY | C.SHMLIB_POPULATE | C.SHMLIB_LOCK | C.SHMLIB_FIXED
