@@ -130,6 +130,30 @@ static inline int harness_finish(void)
     return harness_failed == 0 ? 0 : 1;
 }
 
+/* A test of a table that harness_run runs: HARNESS_TEST(test_attach). */
+struct harness_test {
+    const char *name;
+    void (*run)(void);
+};
+#define HARNESS_TEST(fn) {#fn, fn}
+
+/* Runs the tests named in argv[1..], or all when none is, each after a
+ * "-- NAME" line; returns harness_finish(). */
+static inline int harness_run(const struct harness_test *tests, size_t n, int argc, char **argv)
+{
+    for (size_t i = 0; i < n; i++) {
+        int wanted = argc < 2;
+        for (int a = 1; a < argc && !wanted; a++)
+            wanted = strcmp(argv[a], tests[i].name) == 0;
+        if (!wanted)
+            continue;
+        printf("-- %s\n", tests[i].name);
+        fflush(stdout);
+        tests[i].run();
+    }
+    return harness_finish();
+}
+
 /* Starts the checks of a forked child: it inherited the parent's counters,
  * but its exit status must tell only of its own failures. */
 static inline void harness_child_begin(const char *role)
