@@ -80,7 +80,7 @@ $(BUILD)/c/%: bindings/c/examples/%.c $(wildcard bindings/c/examples/*.h) $(LIB)
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM)
 
-$(BUILD)/stress/%: bindings/c/stress/%.c bindings/c/stress/stress.h $(wildcard bindings/c/tests/*.h) $(LIB) include/shmlib.h
+$(BUILD)/stress/%: bindings/c/stress/%.c bindings/c/stress/stress.h $(wildcard bindings/c/stress/adversarial/*.h) $(wildcard bindings/c/tests/*.h) $(LIB) include/shmlib.h
 	@mkdir -p $(BUILD)/stress
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_SHM) -lpthread
 
