@@ -9,7 +9,6 @@ import (
 
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/posix"
-	"github.com/libshm/libshm/internal/sysv"
 )
 
 // AttachOptions are shmlib_attach's address hint and flags.
@@ -54,15 +53,7 @@ func Map(key string, opt AttachOptions) (Mapping, error) {
 	if opt.Fixed && (opt.Hint == 0 || opt.Hint%uintptr(unix.Getpagesize()) != 0) {
 		return Mapping{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
 	}
-	var m *mapping
-	switch k.Backend {
-	case keys.Posix:
-		m, err = attachPosix(shown, k, opt)
-	case keys.SysV:
-		m, err = attachSysV(shown, k, opt)
-	case keys.Memfd:
-		m, err = mapMemfd(shown, k, opt)
-	}
+	m, err := backendOf(k.Backend).attach(shown, k, opt)
 	if err != nil {
 		return Mapping{}, err
 	}
@@ -82,53 +73,12 @@ func Unmap(m Mapping) error {
 	return nil
 }
 
-func attachPosix(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
-	addr, size, err := posix.Map(k.Name, posix.MapOptions{
-		Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly, Populate: opt.Populate,
-	})
-	if err != nil {
-		return nil, attachError(shown, k, opt, err)
-	}
-	return &mapping{key: k, addr: addr, size: uint64(size), readOnly: opt.ReadOnly}, nil
-}
-
-func attachSysV(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
-	id, err := sysvID(k)
-	if err != nil {
-		return nil, attachError(shown, k, opt, err)
-	}
-	addr, size, err := sysv.Attach(id, sysv.AttachOptions{Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly})
-	if err != nil {
-		return nil, attachError(shown, k, opt, err)
-	}
-	return &mapping{key: k, addr: addr, size: size, readOnly: opt.ReadOnly}, nil
-}
-
-// sysvID finds the shmid a System V key names. By id, it refuses segments
-// marked for removal: Linux would still attach them, but to the caller a
-// destroyed segment is gone, whichever way it is named.
-func sysvID(k keys.Key) (int, error) {
-	if k.Form == keys.IPCKey {
-		return sysv.Lookup(k.IPCKey)
-	}
-	d, err := sysv.Stat(int(k.ID))
-	if err != nil {
-		return -1, err
-	}
-	if sysv.Destroyed(&d) {
-		return -1, errDestroyed
-	}
-	return int(k.ID), nil
-}
-
-var errDestroyed = errors.New("segment destroyed")
-
 func attachError(shown string, k keys.Key, opt AttachOptions, err error) *Error {
 	e := osError("attach", shown, err)
 	switch {
 	case errors.Is(err, errDestroyed):
 		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment (it was destroyed; it lingers only until its last user detaches)", unix.ENOENT
-	case k.Backend == keys.SysV && k.Form == keys.ID && errors.Is(err, unix.EINVAL) && syscallOf(err) == "shmctl":
+	case k.Form == keys.ID && errors.Is(err, unix.EINVAL) && syscallOf(err) == "shmctl":
 		// IPC_STAT says EINVAL for an id that names nothing. (From shmat,
 		// which runs after it, EINVAL is about the address.)
 		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
@@ -149,32 +99,18 @@ func attachError(shown string, k keys.Key, opt AttachOptions, err error) *Error 
 
 // ownerText describes who owns the segment, best effort, for messages.
 func ownerText(k keys.Key) string {
-	info, err := stat(k)
+	info, err := backendOf(k.Backend).stat(k)
 	if err != nil {
 		return ""
 	}
 	return fmt.Sprintf(" (%#o, owner uid %d gid %d)", info.Mode, info.UID, info.GID)
 }
 
-// prepare applies the flags that act on a mapping once it exists.
+// prepare applies the flags that act on a mapping once it exists, and
+// act alike on every backend.
 func prepare(shown string, m *mapping, opt AttachOptions) error {
-	mem := unsafe.Slice((*byte)(m.addr), m.size)
-	if opt.Populate && m.key.Backend == keys.SysV {
-		// shmat has no MAP_POPULATE; madvise does the same since Linux 5.14.
-		advice := unix.MADV_POPULATE_WRITE
-		if m.readOnly {
-			advice = unix.MADV_POPULATE_READ
-		}
-		if err := unix.Madvise(mem, advice); err != nil {
-			e := osError("attach", shown, err)
-			if errors.Is(err, unix.EINVAL) {
-				e.Code, e.Msg = ErrNotSupported, "pre-faulting System V segments needs Linux 5.14 or later (MADV_POPULATE)"
-			}
-			return e
-		}
-	}
 	if opt.Lock {
-		if err := unix.Mlock(mem); err != nil {
+		if err := unix.Mlock(unsafe.Slice((*byte)(m.addr), m.size)); err != nil {
 			e := osError("attach", shown, err)
 			var lim unix.Rlimit
 			unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
@@ -211,12 +147,7 @@ func unmap(m *mapping) error {
 	// Forgotten first: once unmapped, the range may be mapped again by
 	// anyone, and a fault there is no longer this segment's.
 	untrack(m)
-	var err error
-	if m.key.Backend == keys.SysV {
-		err = sysv.Detach(m.addr, m.size)
-	} else {
-		err = posix.Unmap(m.addr, int64(m.size)) // POSIX objects and memfds
-	}
+	err := backendOf(m.key.Backend).unmap(m)
 	if err != nil {
 		track(m)
 	}

@@ -7,7 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/libshm/libshm/internal/keys"
-	"github.com/libshm/libshm/internal/posix"
 	"github.com/libshm/libshm/internal/sysv"
 )
 
@@ -34,121 +33,26 @@ func Stat(key string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	info, err := stat(k)
-	if err == nil {
-		return info, nil
-	}
-	if k.Backend == keys.Memfd {
-		return Info{}, memfdError(op, k.String(), k, err)
-	}
-	e := osError(op, k.String(), err)
-	switch {
-	case errors.Is(err, posix.ErrNotObject):
-		e.Code, e.Msg = ErrInvalid, err.Error()
-	case k.Form == keys.ID && errors.Is(err, unix.EINVAL):
-		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
-	}
-	return Info{}, e
-}
-
-func stat(k keys.Key) (Info, error) {
-	if k.Backend == keys.Memfd {
-		return statMemfd(k)
-	}
-	if k.Backend == keys.Posix {
-		st, err := posix.Stat(k.Name)
-		if err != nil {
-			return Info{}, err
-		}
-		return posixInfo(k.Name, &st), nil
-	}
-	id := int(k.ID)
-	if k.Form == keys.IPCKey {
-		var err error
-		if id, err = sysv.Lookup(k.IPCKey); err != nil {
-			return Info{}, err
-		}
-	}
-	d, err := sysv.Stat(id)
-	if errors.Is(err, unix.EACCES) {
-		// IPC_STAT needs read permission; /proc/sysvipc/shm does not.
-		return statFromProc(id, err)
-	}
+	b := backendOf(k.Backend)
+	info, err := b.stat(k)
 	if err != nil {
-		return Info{}, err
+		return Info{}, b.statError(op, k, err)
 	}
-	return sysvInfo(id, &d), nil
-}
-
-func statFromProc(id int, statErr error) (Info, error) {
-	segs, err := sysv.List()
-	if err != nil {
-		return Info{}, statErr
-	}
-	for _, s := range segs {
-		if s.ID == id {
-			return sysvInfo(id, &s.Desc), nil
-		}
-	}
-	return Info{}, statErr
+	return info, nil
 }
 
 // List describes every segment the caller can see: POSIX objects, System V
 // segments, then the memfds this process holds. See shmlib_list.
 func List() ([]Info, error) {
-	objects, err := posix.List()
-	if err != nil {
-		return nil, &Error{Op: "list", Key: posix.Dir, Code: ErrOS, Msg: fmt.Sprint(err), Err: err}
+	var infos []Info
+	for _, b := range registry {
+		some, err := b.list()
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, some...)
 	}
-	segs, err := sysv.List()
-	if err != nil {
-		return nil, &Error{Op: "list", Key: "/proc/sysvipc/shm", Code: ErrOS, Msg: fmt.Sprint(err), Err: err}
-	}
-	infos := make([]Info, 0, len(objects)+len(segs))
-	for i := range objects {
-		infos = append(infos, posixInfo(objects[i].Name, &objects[i].Stat))
-	}
-	for i := range segs {
-		infos = append(infos, sysvInfo(segs[i].ID, &segs[i].Desc))
-	}
-	return append(infos, listMemfds()...), nil
-}
-
-func posixInfo(name string, st *unix.Stat_t) Info {
-	return Info{
-		Key:     keys.ForPosix(name).String(),
-		Backend: keys.Posix,
-		Size:    uint64(st.Size),
-		Nattach: -1,
-		Atime:   st.Atim.Sec,
-		Ctime:   st.Ctim.Sec,
-		Mode:    st.Mode & 0o777,
-		UID:     st.Uid, GID: st.Gid,
-		CUID: st.Uid, CGID: st.Gid,
-		ShmID: -1,
-	}
-}
-
-func sysvInfo(id int, d *unix.SysvShmDesc) Info {
-	key := keys.ForID(int32(id))
-	if d.Perm.Key != 0 {
-		key = keys.ForIPCKey(uint32(d.Perm.Key))
-	}
-	return Info{
-		Key:     key.String(),
-		Backend: keys.SysV,
-		Size:    d.Segsz,
-		Nattach: int64(d.Nattch),
-		Atime:   d.Atime, Dtime: d.Dtime, Ctime: d.Ctime,
-		Mode: d.Perm.Mode & 0o777,
-		UID:  d.Perm.Uid, GID: d.Perm.Gid,
-		CUID: d.Perm.Cuid, CGID: d.Perm.Cgid,
-		CPID: d.Cpid, LPID: d.Lpid,
-		ShmID:     int32(id),
-		IPCKey:    uint32(d.Perm.Key),
-		Destroyed: sysv.Destroyed(d),
-		Locked:    sysv.Locked(d),
-	}
+	return infos, nil
 }
 
 // Ftok gives the key glibc's ftok(path, projID) gives. See shmlib_ftok.

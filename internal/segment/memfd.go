@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -72,7 +73,13 @@ func openHeld(k keys.Key, readOnly bool) (int, error) {
 
 func own(k keys.Key) bool { return int(k.PID) == os.Getpid() }
 
-func createMemfd(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
+// memfdBackend is memfd segments (internal/memfd): held by descriptor,
+// named by holder, descriptor and inode.
+type memfdBackend struct{}
+
+func (memfdBackend) kind() keys.Backend { return keys.Memfd }
+
+func (memfdBackend) create(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
 	switch {
 	case k.Form != keys.Auto:
 		return Created{}, NewError("create", shown, ErrInvalid, "a memfd segment is named by its holder once made; create one with memfd:")
@@ -93,9 +100,9 @@ func createMemfd(shown string, k keys.Key, size uint64, opt CreateOptions) (Crea
 	return Created{Key: hold(fd).String()}, nil
 }
 
-// mapMemfd maps a memfd: this process's own by its descriptor, another's
+// attach maps a memfd: this process's own by its descriptor, another's
 // through /proc/PID/fd/FD.
-func mapMemfd(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
+func (memfdBackend) attach(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
 	popt := posix.MapOptions{Hint: opt.Hint, Fixed: opt.Fixed, ReadOnly: opt.ReadOnly, Populate: opt.Populate}
 	fd := int(k.FD)
 	if own(k) {
@@ -116,7 +123,8 @@ func mapMemfd(shown string, k keys.Key, opt AttachOptions) (*mapping, error) {
 	return &mapping{key: k, addr: addr, size: uint64(size), readOnly: opt.ReadOnly}, nil
 }
 
-func destroyMemfd(shown string, k keys.Key) error {
+func (memfdBackend) destroy(k keys.Key) error {
+	shown := k.String()
 	if !own(k) {
 		return NewError("destroy", shown, ErrPermission, fmt.Sprintf("only process %d, which holds it, can destroy it; it goes when that process closes or exits and the last mapping ends", k.PID))
 	}
@@ -134,7 +142,7 @@ func destroyMemfd(shown string, k keys.Key) error {
 	return nil
 }
 
-func statMemfd(k keys.Key) (Info, error) {
+func (memfdBackend) stat(k keys.Key) (Info, error) {
 	var st unix.Stat_t
 	var err error
 	if own(k) {
@@ -156,17 +164,26 @@ func statMemfd(k keys.Key) (Info, error) {
 	return info, nil
 }
 
-// listMemfds describes the memfd segments this process holds: those of
-// other processes have no name to find them by.
-func listMemfds() []Info {
+// list describes the memfd segments this process holds: those of other
+// processes have no name to find them by.
+func (b memfdBackend) list() ([]Info, error) {
 	var infos []Info
 	for _, k := range heldKeys() {
-		if info, err := statMemfd(k); err == nil {
+		if info, err := b.stat(k); err == nil {
 			infos = append(infos, info)
 		}
 	}
-	return infos
+	return infos, nil
 }
+
+func (memfdBackend) unmap(m *mapping) error { return posixBackend{}.unmap(m) }
+
+func (memfdBackend) statError(op string, k keys.Key, err error) *Error {
+	return memfdError(op, k.String(), k, err)
+}
+
+// orphaned: never; a memfd goes with the last process that holds or maps it.
+func (memfdBackend) orphaned(*Info, *reaping) bool { return false }
 
 // memfdError explains a memfd key that leads nowhere.
 func memfdError(op, shown string, k keys.Key, err error) *Error {
@@ -217,8 +234,12 @@ func ReceiveMemfd(sock int) (string, error) {
 	return hold(fd).String(), nil
 }
 
-// headMemfd reads the first n bytes of a memfd segment, for Head.
-func headMemfd(k keys.Key, n int) []byte {
+// head reads the first n bytes with pread.
+func (memfdBackend) head(info *Info, n int) []byte {
+	k, err := keys.Parse(info.Key)
+	if err != nil {
+		return nil
+	}
 	fd := int(k.FD)
 	if !own(k) {
 		var err error
@@ -234,4 +255,22 @@ func headMemfd(k keys.Key, n int) []byte {
 		return nil
 	}
 	return b
+}
+
+// openFile reopens the memfd through /proc, not with dup: a dup would share
+// the description, and with it the locks, with the holder.
+func (memfdBackend) openFile(m Mapping) (int, error) {
+	k := m.m.key
+	if own(k) {
+		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(int(k.FD)), unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, osError("attach", m.Key, os.NewSyscallError("open", err))
+		}
+		return fd, nil
+	}
+	fd, err := memfd.OpenHeld(int(k.PID), int(k.FD), false)
+	if err != nil {
+		return -1, memfdError("attach", m.Key, k, err)
+	}
+	return fd, nil
 }
