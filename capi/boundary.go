@@ -10,9 +10,9 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"unsafe"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -26,31 +26,37 @@ func call(op string, body func() C.int) (rc C.int) {
 	return body()
 }
 
-// recoverInto turns a panic into a code and a message. A fault is either
-// the memory of a segment going away under a mapping libshm made (another
-// process truncated a POSIX object), or a pointer the caller handed over
-// that cannot be accessed; the address tells which.
+// recoverInto turns a panic into a code and a message, by the panic's
+// type. A fault (with SetPanicOnFault, a runtime.Error with the address)
+// is either the memory of a segment going away under a mapping libshm made
+// (another process truncated a POSIX object), or a pointer the caller
+// handed over that cannot be accessed; the address tells which. Anything
+// else, a nil dereference included (the C guards refuse pointers below
+// 4096, so Go never meets a caller's NULL), is a bug in libshm.
 func recoverInto(op string, rc *C.int) {
 	r := recover()
 	if r == nil {
 		return
 	}
-	if f, ok := r.(interface{ Addr() uintptr }); ok {
+	if f, ok := r.(faultError); ok {
 		if key, in := segment.MappingAt(f.Addr()); in {
-			*rc = fail(&segment.Error{Op: op, Key: key, Code: segment.ErrFault,
+			*rc = fail(&errs.Error{Op: op, Key: key, Code: errs.ErrFault,
 				Msg: fmt.Sprintf("the segment's memory went away under the call (fault at %#x): another process "+
 					"probably truncated it; detach it, and have its creator make it again", f.Addr())})
 			return
 		}
-	}
-	if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "fault") ||
-		strings.Contains(fmt.Sprint(r), "invalid memory address") {
-		*rc = fail(&segment.Error{Op: op, Code: segment.ErrFault,
+		*rc = fail(&errs.Error{Op: op, Code: errs.ErrFault,
 			Msg: "a pointer argument points to memory that cannot be accessed"})
 		return
 	}
-	*rc = fail(&segment.Error{Op: op, Code: segment.ErrInternal,
+	*rc = fail(&errs.Error{Op: op, Code: errs.ErrInternal,
 		Msg: fmt.Sprintf("internal error: %v (please report this as a bug in libshm)", r)})
+}
+
+// faultError is the panic of a memory fault under debug.SetPanicOnFault.
+type faultError interface {
+	runtime.Error
+	Addr() uintptr
 }
 
 // result is the code for err: SHMLIB_OK, or err's code, recorded as the
@@ -65,7 +71,7 @@ func result(err error) C.int {
 // fail records err as the calling thread's last error and returns its code.
 func fail(err error) C.int {
 	setError(err.Error())
-	return C.int(segment.CodeOf(err))
+	return C.int(errs.CodeOf(err))
 }
 
 func setError(msg string) {
@@ -79,7 +85,7 @@ func setError(msg string) {
 }
 
 func invalid(op, key, msg string) C.int {
-	return fail(&segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrInvalid, Msg: msg})
+	return fail(&errs.Error{Op: op, Key: displayKey(key), Code: errs.ErrInvalid, Msg: msg})
 }
 
 // displayKey shows the key a call was about in its message; "" (none, or
@@ -116,7 +122,7 @@ func putString(op, key, s string, buf *C.char, n C.size_t) C.int {
 		return invalid(op, key, "the output buffer is NULL")
 	}
 	if uint64(len(s)) >= uint64(n) {
-		return fail(&segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrRange,
+		return fail(&errs.Error{Op: op, Key: displayKey(key), Code: errs.ErrRange,
 			Msg: fmt.Sprintf("the output buffer holds %d bytes; %q needs %d (SHMLIB_KEY_MAX always suffices)", n, s, len(s)+1)})
 	}
 	out, err := cbytes(op, key, unsafe.Pointer(buf), uint64(len(s))+1)
@@ -136,7 +142,7 @@ func cbytes(op, key string, p unsafe.Pointer, n uint64) ([]byte, error) {
 		return nil, nil
 	}
 	if uint64(uintptr(p))+n < uint64(uintptr(p)) || n > math.MaxInt {
-		return nil, &segment.Error{Op: op, Key: displayKey(key), Code: segment.ErrFault,
+		return nil, &errs.Error{Op: op, Key: displayKey(key), Code: errs.ErrFault,
 			Msg: fmt.Sprintf("a buffer of %d bytes at %p runs past the end of the address space", n, p)}
 	}
 	return unsafe.Slice((*byte)(p), n), nil

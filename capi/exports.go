@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/libshm/libshm/internal/channel"
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/segment"
 )
@@ -256,7 +257,7 @@ func putItems(op string, infos []segment.Info, out *C.shmlib_stat_t, capacity C.
 		fillStat(&items[i], &infos[i])
 	}
 	if uint64(len(infos)) > n {
-		return fail(&segment.Error{Op: op, Code: segment.ErrRange,
+		return fail(&errs.Error{Op: op, Code: errs.ErrRange,
 			Msg: "more segments than out_items holds; *out_count says how many"})
 	}
 	return C.SHMLIB_OK

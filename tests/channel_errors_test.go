@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libshm/libshm/internal/segment"
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/tests/internal/pattern"
 )
 
@@ -21,7 +21,7 @@ func rotation(first int) (a, b, c lang) {
 
 // failed is the line a peer prints for a call that failed as `expect`
 // asked: the code and the library's message.
-func failed(code segment.Code, format string, args ...any) string {
+func failed(code errs.Code, format string, args ...any) string {
 	return fmt.Sprintf("failed %d %s", code, fmt.Sprintf(format, args...))
 }
 
@@ -61,29 +61,29 @@ func testChannelTimeoutAndClose(t *testing.T, backend string, producer, consumer
 	key := newKey(t, backend)
 	p := start(t, producer, "chan-create", key, tinyCapacity, "chan-open", key, "producer",
 		"chan-timeout", 0, "chan-send", tinyLargest, 11, "chan-put", tinyLargest, 12,
-		"expect", int(segment.ErrTimeout), "chan-send", 0, 13,
-		"chan-timeout", 100, "expect", int(segment.ErrTimeout), "chan-put", 16, 13,
+		"expect", int(errs.ErrTimeout), "chan-send", 0, 13,
+		"chan-timeout", 100, "expect", int(errs.ErrTimeout), "chan-put", 16, 13,
 		"wait", "chan-close")
 	p.expect("created "+key, "opened producer", "timeout 0",
 		fmt.Sprint("sent ", tinyLargest), fmt.Sprint("put ", tinyLargest), "expecting -13",
-		failed(segment.ErrTimeout, "chan_send %s: would block (timeout 0)", key),
+		failed(errs.ErrTimeout, "chan_send %s: would block (timeout 0)", key),
 		"timeout 100")
-	timedOut(p, 100*time.Millisecond, failed(segment.ErrTimeout, "chan_reserve %s: timed out after 100ms", key))
+	timedOut(p, 100*time.Millisecond, failed(errs.ErrTimeout, "chan_reserve %s: timed out after 100ms", key))
 	p.expect("waiting")
 
 	c := start(t, consumer, "chan-open", key, "consumer", "chan-recv", 11, "chan-take", 12,
-		"chan-timeout", 0, "expect", int(segment.ErrTimeout), "chan-recv", 1,
-		"chan-timeout", 150, "expect", int(segment.ErrTimeout), "chan-take", 1,
-		"chan-timeout", 300, "expect", int(segment.ErrTimeout), "chan-recv", 1,
+		"chan-timeout", 0, "expect", int(errs.ErrTimeout), "chan-recv", 1,
+		"chan-timeout", 150, "expect", int(errs.ErrTimeout), "chan-take", 1,
+		"chan-timeout", 300, "expect", int(errs.ErrTimeout), "chan-recv", 1,
 		"chan-timeout", -1, "chan-recv", 1,
-		"expect", int(segment.ErrEndOfStream), "chan-open", key, "producer",
+		"expect", int(errs.ErrEndOfStream), "chan-open", key, "producer",
 		"chan-close", "destroy", key)
 	c.expect("opened consumer", fmt.Sprint("received ", tinyLargest), fmt.Sprint("took ", tinyLargest),
-		"timeout 0", "expecting -13", failed(segment.ErrTimeout, "chan_recv %s: would block (timeout 0)", key),
+		"timeout 0", "expecting -13", failed(errs.ErrTimeout, "chan_recv %s: would block (timeout 0)", key),
 		"timeout 150")
-	timedOut(c, 150*time.Millisecond, failed(segment.ErrTimeout, "chan_peek %s: timed out after 150ms", key))
+	timedOut(c, 150*time.Millisecond, failed(errs.ErrTimeout, "chan_peek %s: timed out after 150ms", key))
 	c.expect("timeout 300")
-	timedOut(c, 300*time.Millisecond, failed(segment.ErrTimeout, "chan_recv %s: timed out after 300ms", key))
+	timedOut(c, 300*time.Millisecond, failed(errs.ErrTimeout, "chan_recv %s: timed out after 300ms", key))
 	c.expect("timeout -1")
 
 	// Blocked, and asleep: a waiter spins briefly, then sleeps on a futex.
@@ -101,7 +101,7 @@ func testChannelTimeoutAndClose(t *testing.T, backend string, producer, consumer
 		t.Logf("the consumer woke with end of stream %v after the producer closed", woke)
 	}
 	c.expect("expecting -14",
-		failed(segment.ErrEndOfStream, "chan_open %s: the channel is closed: its producer ended the stream", key),
+		failed(errs.ErrEndOfStream, "chan_open %s: the channel is closed: its producer ended the stream", key),
 		"closed", "destroyed").end()
 }
 
@@ -170,13 +170,13 @@ func testChannelKilledProducer(t *testing.T, backend string, victim, consumer, h
 	v.expect("created "+key, "opened producer", "sent 1000", "put 2000", "reserved 3000", "waiting")
 
 	c := start(t, consumer, "chan-open", key, "consumer", "chan-recv", 21, "chan-take", 22,
-		"expect", int(segment.ErrPeerGone), "chan-recv", 23, "wait",
+		"expect", int(errs.ErrPeerGone), "chan-recv", 23, "wait",
 		"chan-drain", count, seed, "chan-recv", 0, "chan-close", "destroy", key)
 	c.expect("opened consumer", "received 1000", "took 2000", "expecting -15")
 	c.quiet(200 * time.Millisecond) // the reservation is not a message
 
 	killed := v.kill()
-	died := c.expectAt(failed(segment.ErrPeerGone, "chan_recv %s: the producer (pid %d) died", key, v.pid))
+	died := c.expectAt(failed(errs.ErrPeerGone, "chan_recv %s: the producer (pid %d) died", key, v.pid))
 	if took := died.Sub(killed); took > time.Second {
 		c.fatalf("saw its producer gone %v after the kill", took)
 	} else {
@@ -213,7 +213,7 @@ func testChannelKilledConsumer(t *testing.T, backend string, producer, victim, h
 	key := newKey(t, backend)
 	p := start(t, producer, "chan-create", key, tinyCapacity, "wait", "chan-open", key, "producer",
 		"chan-send", 100, 51, "chan-put", tinyLargest, 52, "chan-send", 200, 53,
-		"expect", int(segment.ErrPeerGone), "chan-send", tinyLargest, 54, "chan-close")
+		"expect", int(errs.ErrPeerGone), "chan-send", tinyLargest, 54, "chan-close")
 	p.expect("created "+key, "waiting")
 	v := start(t, victim, "chan-open", key, "consumer", "chan-recv", 51, "wait")
 	v.expect("opened consumer")
@@ -224,7 +224,7 @@ func testChannelKilledConsumer(t *testing.T, backend string, producer, victim, h
 	p.quiet(200 * time.Millisecond) // blocked: the ring is full
 
 	killed := v.kill()
-	died := p.expectAt(failed(segment.ErrPeerGone, "chan_send %s: the consumer (pid %d) died", key, v.pid))
+	died := p.expectAt(failed(errs.ErrPeerGone, "chan_send %s: the consumer (pid %d) died", key, v.pid))
 	if took := died.Sub(killed); took > time.Second {
 		p.fatalf("saw its consumer gone %v after the kill", took)
 	} else {
@@ -276,10 +276,10 @@ func testChannelCorrupt(t *testing.T, backend string, producer, consumer, scribb
 		"chan-send", 100, 41, "wait", "chan-put", 200, 42, "wait", "chan-close")
 	p.expect("created "+key, "opened producer", "sent 100", "waiting")
 	c := start(t, consumer, "chan-open", key, "consumer", "chan-recv", 41, "wait",
-		"expect", int(segment.ErrCorrupt), "chan-recv", 41, "expect", int(segment.ErrCorrupt), "chan-take", 41,
-		"chan-close", "expect", int(segment.ErrCorrupt), "chan-open", key, "consumer", "wait",
+		"expect", int(errs.ErrCorrupt), "chan-recv", 41, "expect", int(errs.ErrCorrupt), "chan-take", 41,
+		"chan-close", "expect", int(errs.ErrCorrupt), "chan-open", key, "consumer", "wait",
 		"chan-open", key, "consumer",
-		"expect", int(segment.ErrCorrupt), "chan-recv", 42, "expect", int(segment.ErrCorrupt), "chan-take", 42,
+		"expect", int(errs.ErrCorrupt), "chan-recv", 42, "expect", int(errs.ErrCorrupt), "chan-take", 42,
 		"chan-close", "wait", "destroy", key)
 	c.expect("opened consumer", "received 100", "waiting")
 
@@ -288,10 +288,10 @@ func testChannelCorrupt(t *testing.T, backend string, producer, consumer, scribb
 		"scribble", offTail, head, "wait", "scribble", dataArea+head, uint64(kind)<<32|length, "detach")
 	s.expect(fmt.Sprint("attached ", dataArea+64<<10), fmt.Sprintf("scribbled %d %d", offTail, badTail), "waiting")
 	c.release()
-	c.expect("expecting -16", failed(segment.ErrCorrupt, "chan_recv %s: tail %d does not fit head %d", key, badTail, head),
-		"expecting -16", failed(segment.ErrCorrupt, "chan_peek %s: tail %d does not fit head %d", key, badTail, head),
+	c.expect("expecting -16", failed(errs.ErrCorrupt, "chan_recv %s: tail %d does not fit head %d", key, badTail, head),
+		"expecting -16", failed(errs.ErrCorrupt, "chan_peek %s: tail %d does not fit head %d", key, badTail, head),
 		"closed",
-		"expecting -16", failed(segment.ErrCorrupt, "chan_open %s: head %d and tail %d are inconsistent", key, head, badTail),
+		"expecting -16", failed(errs.ErrCorrupt, "chan_open %s: head %d and tail %d are inconsistent", key, head, badTail),
 		"waiting")
 
 	// Mended; then a message whose record lies about its length.
@@ -304,8 +304,8 @@ func testChannelCorrupt(t *testing.T, backend string, producer, consumer, scribb
 	c.release()
 	bad := fmt.Sprintf("bad record at offset %d: kind %d, length %d (head %d, tail %d)", head, kind, length, head, tail)
 	c.expect("opened consumer",
-		"expecting -16", failed(segment.ErrCorrupt, "chan_recv %s: %s", key, bad),
-		"expecting -16", failed(segment.ErrCorrupt, "chan_peek %s: %s", key, bad),
+		"expecting -16", failed(errs.ErrCorrupt, "chan_recv %s: %s", key, bad),
+		"expecting -16", failed(errs.ErrCorrupt, "chan_peek %s: %s", key, bad),
 		"closed", "waiting")
 	p.release()
 	p.expect("closed").end()
@@ -334,16 +334,16 @@ func TestChannelBusy(t *testing.T) {
 func testChannelBusy(t *testing.T, backend string, producer, consumer, contender lang) {
 	key := newKey(t, backend)
 	held := func(end string, pid int) string {
-		return failed(segment.ErrBusy, "chan_open %s: its %s end is held by pid %d", key, end, pid)
+		return failed(errs.ErrBusy, "chan_open %s: its %s end is held by pid %d", key, end, pid)
 	}
 	p := start(t, producer, "chan-create", key, tinyCapacity, "chan-open", key, "producer",
-		"expect", int(segment.ErrBusy), "chan-open", key, "producer", "wait", "chan-close", "destroy", key)
+		"expect", int(errs.ErrBusy), "chan-open", key, "producer", "wait", "chan-close", "destroy", key)
 	p.expect("created "+key, "opened producer", "expecting -17", held("producer", p.pid), "waiting")
 	c := start(t, consumer, "chan-open", key, "consumer", "wait", "chan-close")
 	c.expect("opened consumer", "waiting")
 
-	x := start(t, contender, "expect", int(segment.ErrBusy), "chan-open", key, "producer",
-		"expect", int(segment.ErrBusy), "chan-open", key, "consumer", "wait",
+	x := start(t, contender, "expect", int(errs.ErrBusy), "chan-open", key, "producer",
+		"expect", int(errs.ErrBusy), "chan-open", key, "consumer", "wait",
 		"chan-open", key, "consumer", "chan-close")
 	x.expect("expecting -17", held("producer", p.pid), "expecting -17", held("consumer", c.pid), "waiting")
 	c.release()
@@ -375,10 +375,10 @@ func TestChannelMisuse(t *testing.T) {
 
 func testChannelMisuse(t *testing.T, backend string, l lang) {
 	key, missing := newKey(t, backend), newKey(t, backend)
-	einval, emsgsize := int(segment.ErrInvalid), int(segment.ErrTooLarge)
+	einval, emsgsize := int(errs.ErrInvalid), int(errs.ErrTooLarge)
 	p := start(t, l, "create", key, 8192, "expect", einval, "chan-open", key, "consumer",
-		"expect", einval, "chan-create", missing, 0, "expect", int(segment.ErrNotExist), "chan-open", missing, "producer",
-		"expect", int(segment.ErrExist), "chan-create", key, tinyCapacity, "destroy", key,
+		"expect", einval, "chan-create", missing, 0, "expect", int(errs.ErrNotExist), "chan-open", missing, "producer",
+		"expect", int(errs.ErrExist), "chan-create", key, tinyCapacity, "destroy", key,
 		"chan-create", key, tinyCapacity, "chan-open", key, "producer",
 		"expect", emsgsize, "chan-send", tinyLargest+1, 1, "expect", emsgsize, "chan-put", tinyLargest+1, 1,
 		"expect", einval, "chan-recv", 1, "expect", einval, "chan-take", 1,
@@ -386,20 +386,20 @@ func testChannelMisuse(t *testing.T, backend string, l lang) {
 		"expect", einval, "chan-send", 1, 1, "expect", einval, "chan-put", 1, 1,
 		"chan-recv", 1, "chan-close", "destroy", key)
 	p.expect("created "+key,
-		"expecting -1", failed(segment.ErrInvalid, "chan_open %s: not a channel (no channel header; was it made by shmlib_chan_create?)", key),
-		"expecting -1", failed(segment.ErrInvalid, "chan_create %s: capacity 0 is outside 1..8589934592 bytes", missing),
-		"expecting -2", failed(segment.ErrNotExist, "chan_open %s: no such segment", missing),
-		"expecting -3", failed(segment.ErrExist, "chan_create %s: a segment with this key already exists", key),
+		"expecting -1", failed(errs.ErrInvalid, "chan_open %s: not a channel (no channel header; was it made by shmlib_chan_create?)", key),
+		"expecting -1", failed(errs.ErrInvalid, "chan_create %s: capacity 0 is outside 1..8589934592 bytes", missing),
+		"expecting -2", failed(errs.ErrNotExist, "chan_open %s: no such segment", missing),
+		"expecting -3", failed(errs.ErrExist, "chan_create %s: a segment with this key already exists", key),
 		"destroyed", "created "+key, "opened producer")
 	tooLarge := fmt.Sprintf("%d bytes is over this channel's limit of %d (half its capacity, less 16)", tinyLargest+1, tinyLargest)
-	p.expect("expecting -18", failed(segment.ErrTooLarge, "chan_send %s: %s", key, tooLarge),
-		"expecting -18", failed(segment.ErrTooLarge, "chan_reserve %s: %s", key, tooLarge))
+	p.expect("expecting -18", failed(errs.ErrTooLarge, "chan_send %s: %s", key, tooLarge),
+		"expecting -18", failed(errs.ErrTooLarge, "chan_reserve %s: %s", key, tooLarge))
 	for _, op := range []string{"chan_recv", "chan_peek"} {
-		p.expect("expecting -1", failed(segment.ErrInvalid, "%s %s: only the consumer end receives", op, key))
+		p.expect("expecting -1", failed(errs.ErrInvalid, "%s %s: only the consumer end receives", op, key))
 	}
 	p.expect(fmt.Sprint("sent ", tinyLargest), "opened consumer")
 	for _, op := range []string{"chan_send", "chan_reserve"} {
-		p.expect("expecting -1", failed(segment.ErrInvalid, "%s %s: only the producer end sends", op, key))
+		p.expect("expecting -1", failed(errs.ErrInvalid, "%s %s: only the producer end sends", op, key))
 	}
 	p.expect(fmt.Sprint("received ", tinyLargest), "closed", "destroyed").end()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -47,7 +48,7 @@ func TestErrorsCrossIntact(t *testing.T) {
 				for _, l := range langs {
 					p := start(t, l, c.words...)
 					code, msg := failure(p)
-					if want := int(segment.CodeOf(c.core)); code != want || msg != c.core.Error() {
+					if want := int(errs.CodeOf(c.core)); code != want || msg != c.core.Error() {
 						p.fatalf("got code %d %q, want %d %q (the core's)", code, msg, want, c.core.Error())
 					}
 				}
@@ -82,14 +83,14 @@ func TestDoubleDetach(t *testing.T) {
 				t.Fatal(err)
 			}
 			core := segment.Detach(m.Addr)
-			if !errors.Is(core, segment.ErrNotAttached) {
+			if !errors.Is(core, errs.ErrNotAttached) {
 				t.Fatalf("core: second detach: %v, want ErrNotAttached", core)
 			}
 			for _, l := range langs {
 				p := start(t, l, "attach", key, "detach", "detach").expect("attached 4096", "detached")
 				code, msg := failure(p)
-				if code != int(segment.ErrNotAttached) {
-					p.fatalf("code %d, want %d", code, segment.ErrNotAttached)
+				if code != int(errs.ErrNotAttached) {
+					p.fatalf("code %d, want %d", code, errs.ErrNotAttached)
 				}
 				if l != pyPeer && addr.ReplaceAllString(msg, "ADDR") != addr.ReplaceAllString(core.Error(), "ADDR") {
 					p.fatalf("message %q, want %q (the core's, address aside)", msg, core.Error())
@@ -149,7 +150,7 @@ func TestStrerror(t *testing.T) {
 			case !known:
 				want = "unknown error code"
 			case strings.HasPrefix(name, "SHMLIB_E"):
-				want = segment.Code(code).Error()
+				want = errs.Code(code).Error()
 			default:
 				if _, seen := texts[code]; !seen {
 					texts[code] = text

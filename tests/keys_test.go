@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -66,7 +67,7 @@ func newKey(t *testing.T, backend string) string {
 		t.Fatalf("unknown backend %q", backend)
 	}
 	t.Cleanup(func() {
-		if err := segment.Destroy(key); err != nil && !errors.Is(err, segment.ErrNotExist) {
+		if err := segment.Destroy(key); err != nil && !errors.Is(err, errs.ErrNotExist) {
 			t.Errorf("cleaning up: %v", err)
 		}
 	})

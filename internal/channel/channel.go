@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -62,10 +63,10 @@ type Chan struct {
 func Create(key string, capacity uint64, opt segment.CreateOptions) (string, error) {
 	const op = "chan_create"
 	if opt.OpenExisting {
-		return "", segment.NewError(op, segment.DisplayKey(key), segment.ErrInvalid, "a channel is always created new: SHMLIB_OPEN_EXISTING does not apply")
+		return "", errs.New(op, segment.DisplayKey(key), errs.ErrInvalid, "a channel is always created new: SHMLIB_OPEN_EXISTING does not apply")
 	}
 	if capacity == 0 || capacity > maxCapacity {
-		return "", segment.NewError(op, segment.DisplayKey(key), segment.ErrInvalid,
+		return "", errs.New(op, segment.DisplayKey(key), errs.ErrInvalid,
 			fmt.Sprintf("capacity %d is outside 1..%d bytes", capacity, uint64(maxCapacity)))
 	}
 	capacity = RoundCapacity(capacity)
@@ -113,7 +114,7 @@ func Probe(info *segment.Info) bool {
 func Open(key string, end End) (*Chan, error) {
 	const op = "chan_open"
 	if end != Producer && end != Consumer {
-		return nil, segment.NewError(op, key, segment.ErrInvalid, fmt.Sprintf("end %d is neither producer (1) nor consumer (2)", end))
+		return nil, errs.New(op, key, errs.ErrInvalid, fmt.Sprintf("end %d is neither producer (1) nor consumer (2)", end))
 	}
 	// Map, not Attach: shmlib_detach must not be able to pull the ring
 	// from under its end.
@@ -150,7 +151,7 @@ func (c *Chan) join() error {
 		return err
 	}
 	if c.end == Producer && c.s.closed().Load() != 0 {
-		return c.errorf(op, segment.ErrEndOfStream, "the channel is closed: its producer ended the stream")
+		return c.errorf(op, errs.ErrEndOfStream, "the channel is closed: its producer ended the stream")
 	}
 	if err := c.take(op); err != nil {
 		return err
@@ -162,7 +163,7 @@ func (c *Chan) join() error {
 	head, tail := c.s.head().Load(), c.s.tail().Load()
 	if tail < head || tail-head > c.capacity || tail%recordAlign != 0 || head%recordAlign != 0 {
 		word.CompareAndSwap(uint64(self), 0)
-		return c.errorf(op, segment.ErrCorrupt, "head %d and tail %d are inconsistent", head, tail)
+		return c.errorf(op, errs.ErrCorrupt, "head %d and tail %d are inconsistent", head, tail)
 	}
 	c.head, c.tail = head, tail
 	return nil
@@ -176,10 +177,10 @@ func (c *Chan) take(op string) error {
 	if c.lockFd >= 0 {
 		got, err := tryLock(c.lockFd, ownerOffset(c.end))
 		if err != nil {
-			return c.errorf(op, segment.ErrOS, "cannot lock the %s end: %v", c.end, err)
+			return c.errorf(op, errs.ErrOS, "cannot lock the %s end: %v", c.end, err)
 		}
 		if !got {
-			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d", c.end, owner(word.Load()).pid())
+			return c.errorf(op, errs.ErrBusy, "its %s end is held by pid %d", c.end, owner(word.Load()).pid())
 		}
 		word.Store(uint64(self))
 		return nil
@@ -188,9 +189,9 @@ func (c *Chan) take(op string) error {
 		o := owner(word.Load())
 		if o != 0 && pidAlive(o, c.s.u64(nsOffset(c.end)).Load()) {
 			if c.s.u64(nsOffset(c.end)).Load() != selfNS {
-				return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d of another pid namespace, whose life a System V channel cannot judge from here (use a POSIX or memfd channel across namespaces)", c.end, o.pid())
+				return c.errorf(op, errs.ErrBusy, "its %s end is held by pid %d of another pid namespace, whose life a System V channel cannot judge from here (use a POSIX or memfd channel across namespaces)", c.end, o.pid())
 			}
-			return c.errorf(op, segment.ErrBusy, "its %s end is held by pid %d", c.end, o.pid())
+			return c.errorf(op, errs.ErrBusy, "its %s end is held by pid %d", c.end, o.pid())
 		}
 		// Free, or its holder died: take it over.
 		if word.CompareAndSwap(uint64(o), uint64(self)) {
@@ -204,16 +205,16 @@ func (c *Chan) validateHeader() error {
 	const op = "chan_open"
 	s := c.s
 	if c.mapping.Size < dataOffset || s.u64(offMagic).Load() != magicWord {
-		return c.errorf(op, segment.ErrInvalid, "not a channel (no channel header; was it made by shmlib_chan_create?)")
+		return c.errorf(op, errs.ErrInvalid, "not a channel (no channel header; was it made by shmlib_chan_create?)")
 	}
 	v, off := s.u32(offVersion).Load(), s.u32(offDataOff).Load()
 	capacity, maxMsg := s.u64(offCapacity).Load(), s.u64(offMaxMsg).Load()
 	switch {
 	case v != version:
-		return c.errorf(op, segment.ErrNotSupported, "channel layout version %d; this libshm reads version %d", v, version)
+		return c.errorf(op, errs.ErrNotSupported, "channel layout version %d; this libshm reads version %d", v, version)
 	case off != dataOffset || capacity < minCapacity || capacity > maxCapacity || capacity%granule != 0 ||
 		SegmentSize(capacity) != c.mapping.Size || maxMsg != MaxMessage(capacity):
-		return c.errorf(op, segment.ErrCorrupt, "the header does not fit the segment (capacity %d, data offset %d, segment %d bytes)", capacity, off, c.mapping.Size)
+		return c.errorf(op, errs.ErrCorrupt, "the header does not fit the segment (capacity %d, data offset %d, segment %d bytes)", capacity, off, c.mapping.Size)
 	}
 	c.capacity, c.maxMsg = capacity, maxMsg
 	return nil
@@ -305,22 +306,22 @@ func (c *Chan) leave(closing bool) {
 // lock enters a call on this end, refusing concurrent use and closed ends.
 func (c *Chan) lock(op string) error {
 	if !c.mu.TryLock() {
-		return c.errorf(op, segment.ErrBusy, "another thread is in a call on this %s end; an end is used by one thread at a time", c.end)
+		return c.errorf(op, errs.ErrBusy, "another thread is in a call on this %s end; an end is used by one thread at a time", c.end)
 	}
 	if c.closed {
 		c.mu.Unlock()
-		return c.errorf(op, segment.ErrInvalid, "this %s end is closed", c.end)
+		return c.errorf(op, errs.ErrInvalid, "this %s end is closed", c.end)
 	}
 	return nil
 }
 
-func (c *Chan) errorf(op string, code segment.Code, format string, args ...any) *segment.Error {
-	return segment.NewError(op, c.key, code, fmt.Sprintf(format, args...))
+func (c *Chan) errorf(op string, code errs.Code, format string, args ...any) *errs.Error {
+	return errs.New(op, c.key, code, fmt.Sprintf(format, args...))
 }
 
 // relabel names the channel operation in an error of the segment layer.
 func relabel(err error, op string) error {
-	if e, ok := err.(*segment.Error); ok {
+	if e, ok := err.(*errs.Error); ok {
 		e2 := *e
 		e2.Op = op
 		return &e2

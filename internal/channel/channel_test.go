@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -23,9 +24,9 @@ func TestCreateRoundsCapacity(t *testing.T) {
 		t.Fatalf("max message %d, want %d", c.MaxMessage(), 8192/2-16)
 	}
 	_, err = Create("posix:", 0, segment.CreateOptions{})
-	wantCode(t, err, segment.ErrInvalid, "capacity 0")
+	wantCode(t, err, errs.ErrInvalid, "capacity 0")
 	_, err = Create("posix:", maxCapacity+1, segment.CreateOptions{})
-	wantCode(t, err, segment.ErrInvalid, "outside")
+	wantCode(t, err, errs.ErrInvalid, "outside")
 }
 
 // TestFIFO streams messages of every length through a small ring, so it
@@ -75,15 +76,15 @@ func TestZeroCopy(t *testing.T) {
 		t.Fatalf("reserved %d bytes, want 100", len(buf))
 	}
 	_, err = c.Peek(0)
-	wantCode(t, err, segment.ErrTimeout, "would block")
+	wantCode(t, err, errs.ErrTimeout, "would block")
 	copy(buf, "in place")
 	_, err = p.Reserve(1, 0)
-	wantCode(t, err, segment.ErrInvalid, "reservation is pending")
-	wantCode(t, p.Commit(101), segment.ErrInvalid, "more than the 100 reserved")
+	wantCode(t, err, errs.ErrInvalid, "reservation is pending")
+	wantCode(t, p.Commit(101), errs.ErrInvalid, "more than the 100 reserved")
 	if err := p.Commit(8); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, p.Commit(8), segment.ErrInvalid, "nothing is reserved")
+	wantCode(t, p.Commit(8), errs.ErrInvalid, "nothing is reserved")
 	msg, err := c.Peek(0)
 	if err != nil || string(msg) != "in place" {
 		t.Fatalf("Peek = %q, %v; want the 8 committed bytes", msg, err)
@@ -92,16 +93,16 @@ func TestZeroCopy(t *testing.T) {
 		t.Errorf("payload at %#x is not 16-byte aligned", uintptrOf(msg))
 	}
 	_, err = c.Peek(0)
-	wantCode(t, err, segment.ErrInvalid, "release it first")
+	wantCode(t, err, errs.ErrInvalid, "release it first")
 	if err := c.Release(); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, c.Release(), segment.ErrInvalid, "no message is held")
-	wantCode(t, p.Release(), segment.ErrInvalid, "no message is held")
+	wantCode(t, c.Release(), errs.ErrInvalid, "no message is held")
+	wantCode(t, p.Release(), errs.ErrInvalid, "no message is held")
 	_, err = c.Reserve(1, 0)
-	wantCode(t, err, segment.ErrInvalid, "only the producer")
+	wantCode(t, err, errs.ErrInvalid, "only the producer")
 	_, err = p.Peek(0)
-	wantCode(t, err, segment.ErrInvalid, "only the consumer")
+	wantCode(t, err, errs.ErrInvalid, "only the consumer")
 }
 
 func TestRecvIntoSmallBuffer(t *testing.T) {
@@ -111,7 +112,7 @@ func TestRecvIntoSmallBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := c.Recv(make([]byte, 4), 0)
-	wantCode(t, err, segment.ErrRange, "has 12 bytes")
+	wantCode(t, err, errs.ErrRange, "has 12 bytes")
 	if n != 12 {
 		t.Fatalf("n = %d, want the message's length 12", n)
 	}
@@ -132,7 +133,7 @@ func TestEndOfStream(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, p.Send([]byte("x"), 0), segment.ErrInvalid, "closed")
+	wantCode(t, p.Send([]byte("x"), 0), errs.ErrInvalid, "closed")
 	buf := make([]byte, 8)
 	for _, want := range []string{"a", "b", "c"} {
 		n, err := c.Recv(buf, 0)
@@ -141,9 +142,9 @@ func TestEndOfStream(t *testing.T) {
 		}
 	}
 	_, err := c.Recv(buf, second)
-	wantCode(t, err, segment.ErrEndOfStream, "closed")
+	wantCode(t, err, errs.ErrEndOfStream, "closed")
 	_, err = Open(key, Producer)
-	wantCode(t, err, segment.ErrEndOfStream, "closed")
+	wantCode(t, err, errs.ErrEndOfStream, "closed")
 }
 
 func TestEndOfStreamWakesASleepingConsumer(t *testing.T) {
@@ -155,7 +156,7 @@ func TestEndOfStreamWakesASleepingConsumer(t *testing.T) {
 	}()
 	start := time.Now()
 	_, err := c.Recv(make([]byte, 8), Forever)
-	wantCode(t, err, segment.ErrEndOfStream, "closed")
+	wantCode(t, err, errs.ErrEndOfStream, "closed")
 	if time.Since(start) > 5*second {
 		t.Fatal("the close did not wake the consumer")
 	}
@@ -166,31 +167,31 @@ func TestTimeouts(t *testing.T) {
 	p, c := open(t, key, Producer), open(t, key, Consumer)
 	start := time.Now()
 	_, err := c.Recv(make([]byte, 8), 30*time.Millisecond)
-	wantCode(t, err, segment.ErrTimeout, "timed out after 30ms")
+	wantCode(t, err, errs.ErrTimeout, "timed out after 30ms")
 	if waited := time.Since(start); waited < 30*time.Millisecond {
 		t.Fatalf("returned after %v, before its 30ms timeout", waited)
 	}
 	msg := make([]byte, p.MaxMessage())
 	for p.Send(msg, 0) == nil {
 	}
-	wantCode(t, p.Send(msg, 0), segment.ErrTimeout, "would block")
-	wantCode(t, p.Send(msg, 20*time.Millisecond), segment.ErrTimeout, "timed out")
-	wantCode(t, p.Send(make([]byte, p.MaxMessage()+1), 0), segment.ErrTooLarge, "over this channel's limit")
+	wantCode(t, p.Send(msg, 0), errs.ErrTimeout, "would block")
+	wantCode(t, p.Send(msg, 20*time.Millisecond), errs.ErrTimeout, "timed out")
+	wantCode(t, p.Send(make([]byte, p.MaxMessage()+1), 0), errs.ErrTooLarge, "over this channel's limit")
 }
 
 func TestSecondEndIsBusy(t *testing.T) {
 	key := newChannel(t, "posix:", 4096)
 	p := open(t, key, Producer)
 	_, err := Open(key, Producer)
-	wantCode(t, err, segment.ErrBusy, fmt.Sprintf("held by pid %d", self.pid()))
+	wantCode(t, err, errs.ErrBusy, fmt.Sprintf("held by pid %d", self.pid()))
 	c := open(t, key, Consumer)
 	_, err = Open(key, Consumer)
-	wantCode(t, err, segment.ErrBusy, "consumer end is held")
+	wantCode(t, err, errs.ErrBusy, "consumer end is held")
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	open(t, key, Consumer) // free again once closed
-	wantCode(t, c.Close(), segment.ErrInvalid, "closed")
+	wantCode(t, c.Close(), errs.ErrInvalid, "closed")
 	_ = p
 }
 
@@ -201,11 +202,11 @@ func TestNotAChannel(t *testing.T) {
 	}
 	defer segment.Destroy(made.Key)
 	_, err = Open(made.Key, Consumer)
-	wantCode(t, err, segment.ErrInvalid, "not a channel")
+	wantCode(t, err, errs.ErrInvalid, "not a channel")
 	_, err = Open(made.Key, 3)
-	wantCode(t, err, segment.ErrInvalid, "neither producer")
+	wantCode(t, err, errs.ErrInvalid, "neither producer")
 	_, err = Open("posix:/libshm-never-made", Consumer)
-	wantCode(t, err, segment.ErrNotExist, "chan_open posix:/libshm-never-made: no such segment")
+	wantCode(t, err, errs.ErrNotExist, "chan_open posix:/libshm-never-made: no such segment")
 }
 
 // TestConsumerLeaving: a producer waiting for room learns that the consumer
@@ -222,7 +223,7 @@ func TestConsumerLeaving(t *testing.T) {
 		c.Close()
 	}()
 	start := time.Now()
-	wantCode(t, p.Send(msg, 10*second), segment.ErrPeerGone, "the consumer closed its end")
+	wantCode(t, p.Send(msg, 10*second), errs.ErrPeerGone, "the consumer closed its end")
 	if time.Since(start) > 5*second {
 		t.Fatal("the consumer's close did not wake the producer")
 	}
@@ -250,7 +251,7 @@ func TestHandover(t *testing.T) {
 	if err := p.Handover(); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, p.Send([]byte("x"), 0), segment.ErrInvalid, "closed")
+	wantCode(t, p.Send([]byte("x"), 0), errs.ErrInvalid, "closed")
 	p2 := open(t, key, Producer) // free: no ErrBusy
 	if err := p2.Send([]byte("two"), 0); err != nil {
 		t.Fatal(err)
@@ -263,10 +264,10 @@ func TestHandover(t *testing.T) {
 		}
 	}
 	_, err = c.Recv(buf, 0)
-	wantCode(t, err, segment.ErrTimeout, "would block")
+	wantCode(t, err, errs.ErrTimeout, "would block")
 }
 
 func TestCreateRefusesOpenExisting(t *testing.T) {
 	_, err := Create("posix:", 4096, segment.CreateOptions{OpenExisting: true})
-	wantCode(t, err, segment.ErrInvalid, "always created new")
+	wantCode(t, err, errs.ErrInvalid, "always created new")
 }

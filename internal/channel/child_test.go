@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libshm/libshm/internal/segment"
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // roleEnv makes the test binary play a process holding one end of a
@@ -87,12 +87,12 @@ func TestKilledProducer(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := c.Recv(buf, 3*second)
-	wantCode(t, err, segment.ErrPeerGone, fmt.Sprintf("producer (pid %d) died", producer.Process.Pid))
+	wantCode(t, err, errs.ErrPeerGone, fmt.Sprintf("producer (pid %d) died", producer.Process.Pid))
 	if time.Since(start) > 2*second {
 		t.Errorf("noticed the dead producer after %v", time.Since(start))
 	}
 	_, err = c.Recv(buf, Forever)
-	wantCode(t, err, segment.ErrPeerGone, "died")
+	wantCode(t, err, errs.ErrPeerGone, "died")
 	// The dead producer's end can be taken over, and the stream goes on.
 	p := open(t, key, Producer)
 	if err := p.Send([]byte("three"), 0); err != nil {
@@ -108,12 +108,12 @@ func TestKilledConsumer(t *testing.T) {
 	consumer := startRole(t, "consumer", key)
 	p := open(t, key, Producer)
 	_, err := Open(key, Consumer)
-	wantCode(t, err, segment.ErrBusy, fmt.Sprintf("held by pid %d", consumer.Process.Pid))
+	wantCode(t, err, errs.ErrBusy, fmt.Sprintf("held by pid %d", consumer.Process.Pid))
 	kill9(t, consumer)
 	msg := make([]byte, p.MaxMessage())
 	for p.Send(msg, 0) == nil {
 	}
-	wantCode(t, p.Send(msg, 3*second), segment.ErrPeerGone, "consumer")
+	wantCode(t, p.Send(msg, 3*second), errs.ErrPeerGone, "consumer")
 	c := open(t, key, Consumer) // the dead consumer's end is free to take
 	if _, err := c.Recv(msg, 0); err != nil {
 		t.Fatalf("a new consumer cannot read what was sent: %v", err)
@@ -135,5 +135,5 @@ func TestUnreapedProducerIsGone(t *testing.T) {
 		}
 	}
 	_, err := c.Recv(buf, 3*second)
-	wantCode(t, err, segment.ErrPeerGone, "died")
+	wantCode(t, err, errs.ErrPeerGone, "died")
 }

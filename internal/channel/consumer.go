@@ -4,7 +4,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/libshm/libshm/internal/segment"
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // Peek waits for the next message and returns it in place, in the shared
@@ -23,9 +23,9 @@ func (c *Chan) Peek(timeout time.Duration) ([]byte, error) {
 func (c *Chan) peek(op string, timeout time.Duration) ([]byte, error) {
 	switch {
 	case c.end != Consumer:
-		return nil, c.errorf(op, segment.ErrInvalid, "only the consumer end receives")
+		return nil, c.errorf(op, errs.ErrInvalid, "only the consumer end receives")
 	case c.held:
-		return nil, c.errorf(op, segment.ErrInvalid, "a message is held; release it first")
+		return nil, c.errorf(op, errs.ErrInvalid, "a message is held; release it first")
 	}
 	for {
 		var tail uint64
@@ -36,11 +36,11 @@ func (c *Chan) peek(op string, timeout time.Duration) ([]byte, error) {
 			tail = c.s.tail().Load()
 			switch {
 			case tail < c.head || tail-c.head > c.capacity || tail%recordAlign != 0:
-				return false, c.errorf(op, segment.ErrCorrupt, "tail %d does not fit head %d", tail, c.head)
+				return false, c.errorf(op, errs.ErrCorrupt, "tail %d does not fit head %d", tail, c.head)
 			case tail != c.head:
 				return true, nil
 			case closed:
-				return false, c.errorf(op, segment.ErrEndOfStream, "the producer closed the channel and every message has been received")
+				return false, c.errorf(op, errs.ErrEndOfStream, "the producer closed the channel and every message has been received")
 			}
 			return false, nil
 		})
@@ -62,7 +62,7 @@ func (c *Chan) peek(op string, timeout time.Duration) ([]byte, error) {
 			c.held, c.heldSize = true, recordHdr+alignUp(length)
 			return c.s.bytes(dataOffset+uintptr(pos+recordHdr), length), nil
 		}
-		return nil, c.errorf(op, segment.ErrCorrupt, "bad record at offset %d: kind %d, length %d (head %d, tail %d)", pos, kind, length, c.head, tail)
+		return nil, c.errorf(op, errs.ErrCorrupt, "bad record at offset %d: kind %d, length %d (head %d, tail %d)", pos, kind, length, c.head, tail)
 	}
 }
 
@@ -74,7 +74,7 @@ func (c *Chan) Release() error {
 	}
 	defer c.mu.Unlock()
 	if c.end != Consumer || !c.held {
-		return c.errorf(op, segment.ErrInvalid, "no message is held")
+		return c.errorf(op, errs.ErrInvalid, "no message is held")
 	}
 	c.held = false
 	c.advance(c.heldSize)
@@ -99,7 +99,7 @@ func (c *Chan) Recv(buf []byte, timeout time.Duration) (n int, err error) {
 	// caller cannot write) and the panic unwinds through here.
 	defer func() { c.held = false }()
 	if len(msg) > len(buf) {
-		return len(msg), c.errorf(op, segment.ErrRange, "the message has %d bytes; the buffer holds %d", len(msg), len(buf))
+		return len(msg), c.errorf(op, errs.ErrRange, "the message has %d bytes; the buffer holds %d", len(msg), len(buf))
 	}
 	copy(buf, msg)
 	c.advance(c.heldSize)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -54,14 +55,14 @@ func TestCorruptionIsReportedNotFollowed(t *testing.T) {
 			}
 			scribble(t, key, tc.off, tc.v, tc.width)
 			_, err := c.Recv(make([]byte, 4096), 0)
-			wantCode(t, err, segment.ErrCorrupt, tc.frag)
+			wantCode(t, err, errs.ErrCorrupt, tc.frag)
 		})
 	}
 	key := newChannel(t, "posix:", 4096)
 	scribble(t, key, offCapacity, 1<<20, 8)
 	_, err := Open(key, Consumer)
-	wantCode(t, err, segment.ErrCorrupt, "does not fit the segment")
+	wantCode(t, err, errs.ErrCorrupt, "does not fit the segment")
 	scribble(t, key, offVersion, 99, 4)
 	_, err = Open(key, Consumer)
-	wantCode(t, err, segment.ErrNotSupported, "version 99")
+	wantCode(t, err, errs.ErrNotSupported, "version 99")
 }

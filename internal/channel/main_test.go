@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
 )
 
@@ -68,9 +69,9 @@ func open(t *testing.T, key string, end End) *Chan {
 	return c
 }
 
-func wantCode(t *testing.T, err error, code segment.Code, fragment string) {
+func wantCode(t *testing.T, err error, code errs.Code, fragment string) {
 	t.Helper()
-	if segment.CodeOf(err) != code || err == nil {
+	if errs.CodeOf(err) != code || err == nil {
 		t.Fatalf("got %v, want code %d (%v)", err, code, code)
 	}
 	if !strings.Contains(err.Error(), fragment) {

@@ -4,7 +4,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/libshm/libshm/internal/segment"
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // Reserve waits for room for a message of n bytes and returns the place to
@@ -22,11 +22,11 @@ func (c *Chan) Reserve(n uint64, timeout time.Duration) ([]byte, error) {
 func (c *Chan) reserve(op string, n uint64, timeout time.Duration) ([]byte, error) {
 	switch {
 	case c.end != Producer:
-		return nil, c.errorf(op, segment.ErrInvalid, "only the producer end sends")
+		return nil, c.errorf(op, errs.ErrInvalid, "only the producer end sends")
 	case c.reserved:
-		return nil, c.errorf(op, segment.ErrInvalid, "a reservation is pending; commit it first")
+		return nil, c.errorf(op, errs.ErrInvalid, "a reservation is pending; commit it first")
 	case n > c.maxMsg:
-		return nil, c.errorf(op, segment.ErrTooLarge, "%d bytes is over this channel's limit of %d (half its capacity, less 16)", n, c.maxMsg)
+		return nil, c.errorf(op, errs.ErrTooLarge, "%d bytes is over this channel's limit of %d (half its capacity, less 16)", n, c.maxMsg)
 	}
 	need := recordHdr + alignUp(n)
 	pos := c.tail % c.capacity
@@ -38,7 +38,7 @@ func (c *Chan) reserve(op string, n uint64, timeout time.Duration) ([]byte, erro
 	err := c.wait(op, timeout, c.s.spaceSeq(), c.s.prodWaiting(), func() (bool, error) {
 		head := c.s.head().Load()
 		if head > c.tail || c.tail-head > c.capacity {
-			return false, c.errorf(op, segment.ErrCorrupt, "head %d does not fit tail %d", head, c.tail)
+			return false, c.errorf(op, errs.ErrCorrupt, "head %d does not fit tail %d", head, c.tail)
 		}
 		return c.capacity-(c.tail-head) >= total, nil
 	})
@@ -68,11 +68,11 @@ func (c *Chan) Commit(n uint64) error {
 func (c *Chan) commit(op string, n uint64) error {
 	switch {
 	case c.end != Producer:
-		return c.errorf(op, segment.ErrInvalid, "only the producer end sends")
+		return c.errorf(op, errs.ErrInvalid, "only the producer end sends")
 	case !c.reserved:
-		return c.errorf(op, segment.ErrInvalid, "nothing is reserved")
+		return c.errorf(op, errs.ErrInvalid, "nothing is reserved")
 	case n > c.resLen:
-		return c.errorf(op, segment.ErrInvalid, "%d bytes is more than the %d reserved", n, c.resLen)
+		return c.errorf(op, errs.ErrInvalid, "%d bytes is more than the %d reserved", n, c.resLen)
 	}
 	c.writeHeader((c.tail+c.resPad)%c.capacity, uint32(n), kindMessage)
 	c.tail += c.resPad + recordHdr + alignUp(n)

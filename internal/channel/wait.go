@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libshm/libshm/internal/segment"
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // Forever, as a timeout, waits as long as it takes; 0 does not wait.
@@ -39,7 +39,7 @@ func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint3
 		if err := c.peerGone(op, ready); err != nil {
 			return err
 		}
-		return c.errorf(op, segment.ErrTimeout, "would block (timeout 0)")
+		return c.errorf(op, errs.ErrTimeout, "would block (timeout 0)")
 	}
 	if c.spinFor(ready) {
 		_, err := ready()
@@ -55,7 +55,7 @@ func (c *Chan) wait(op string, timeout time.Duration, seq, waiting *atomic.Uint3
 		if timeout > 0 {
 			left := time.Until(deadline)
 			if left <= 0 {
-				return c.errorf(op, segment.ErrTimeout, "timed out after %v", timeout)
+				return c.errorf(op, errs.ErrTimeout, "timed out after %v", timeout)
 			}
 			slice = min(slice, left)
 		}
@@ -113,14 +113,14 @@ func (c *Chan) peerGone(op string, ready func() (bool, error)) error {
 	}
 	word := c.s.owner(peer)
 	o := owner(word.Load())
-	var gone *segment.Error
+	var gone *errs.Error
 	switch {
 	case o == 0 && peer == Consumer && c.s.consLeft().Load() != 0:
-		gone = c.errorf(op, segment.ErrPeerGone, "the consumer closed its end; nobody is receiving")
+		gone = c.errorf(op, errs.ErrPeerGone, "the consumer closed its end; nobody is receiving")
 	case o == 0 || c.peerAlive(peer, o):
 		return nil
 	default:
-		gone = c.errorf(op, segment.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
+		gone = c.errorf(op, errs.ErrPeerGone, "the %s (pid %d) died", peer, o.pid())
 	}
 	if ok, err := ready(); ok || err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/posix"
 )
@@ -51,7 +52,7 @@ func Map(key string, opt AttachOptions) (Mapping, error) {
 	}
 	shown := k.String()
 	if opt.Fixed && (opt.Hint == 0 || opt.Hint%uintptr(unix.Getpagesize()) != 0) {
-		return Mapping{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
+		return Mapping{}, errs.New(op, shown, errs.ErrInvalid, fmt.Sprintf("SHMLIB_FIXED needs a page-aligned address hint, got %#x", opt.Hint))
 	}
 	m, err := backendOf(k.Backend).attach(shown, k, opt)
 	if err != nil {
@@ -68,25 +69,25 @@ func Map(key string, opt AttachOptions) (Mapping, error) {
 // Unmap ends a mapping made by Map.
 func Unmap(m Mapping) error {
 	if err := unmap(m.m); err != nil {
-		return osError("detach", m.Key, err)
+		return errs.OS("detach", m.Key, err)
 	}
 	return nil
 }
 
-func attachError(shown string, k keys.Key, opt AttachOptions, err error) *Error {
-	e := osError("attach", shown, err)
+func attachError(shown string, k keys.Key, opt AttachOptions, err error) *errs.Error {
+	e := errs.OS("attach", shown, err)
 	switch {
 	case errors.Is(err, errDestroyed):
-		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment (it was destroyed; it lingers only until its last user detaches)", unix.ENOENT
-	case k.Form == keys.ID && errors.Is(err, unix.EINVAL) && syscallOf(err) == "shmctl":
+		e.Code, e.Msg, e.Err = errs.ErrNotExist, "no such segment (it was destroyed; it lingers only until its last user detaches)", unix.ENOENT
+	case k.Form == keys.ID && errors.Is(err, unix.EINVAL) && errs.SyscallOf(err) == "shmctl":
 		// IPC_STAT says EINVAL for an id that names nothing. (From shmat,
 		// which runs after it, EINVAL is about the address.)
-		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
+		e.Code, e.Msg, e.Err = errs.ErrNotExist, "no such segment", unix.ENOENT
 	case opt.Fixed && (errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOMEM)):
-		e.Code, e.Msg = ErrInvalid, fmt.Sprintf("cannot map at %#x: the range is taken or unusable (SHMLIB_FIXED never replaces a mapping)", opt.Hint)
+		e.Code, e.Msg = errs.ErrInvalid, fmt.Sprintf("cannot map at %#x: the range is taken or unusable (SHMLIB_FIXED never replaces a mapping)", opt.Hint)
 	case errors.Is(err, posix.ErrNotObject), errors.Is(err, posix.ErrEmpty):
-		e.Code, e.Msg = ErrInvalid, err.Error()
-	case e.Code == ErrPermission && e.Err != nil && !errors.Is(err, unix.ELOOP):
+		e.Code, e.Msg = errs.ErrInvalid, err.Error()
+	case e.Code == errs.ErrPermission && e.Err != nil && !errors.Is(err, unix.ELOOP):
 		e.Msg = "permission denied by the segment's mode" + ownerText(k)
 		if !opt.ReadOnly {
 			e.Msg += "; a read-only attach needs only read permission"
@@ -111,10 +112,10 @@ func ownerText(k keys.Key) string {
 func prepare(shown string, m *mapping, opt AttachOptions) error {
 	if opt.Lock {
 		if err := unix.Mlock(unsafe.Slice((*byte)(m.addr), m.size)); err != nil {
-			e := osError("attach", shown, err)
+			e := errs.OS("attach", shown, err)
 			var lim unix.Rlimit
 			unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
-			e.Code = ErrNoMemory
+			e.Code = errs.ErrNoMemory
 			e.Msg = fmt.Sprintf("cannot lock %d bytes in RAM: RLIMIT_MEMLOCK is %d bytes; raise it (ulimit -l) or grant CAP_IPC_LOCK", m.size, lim.Cur)
 			return e
 		}
@@ -126,7 +127,7 @@ func prepare(shown string, m *mapping, opt AttachOptions) error {
 func Detach(addr unsafe.Pointer) error {
 	const op = "detach"
 	if addr == nil {
-		return NewError(op, "", ErrInvalid, "the address is NULL")
+		return errs.New(op, "", errs.ErrInvalid, "the address is NULL")
 	}
 	m := unregister(addr)
 	if m == nil {
@@ -134,11 +135,11 @@ func Detach(addr unsafe.Pointer) error {
 		if in := containing(addr); in != nil {
 			msg = fmt.Sprintf("inside the mapping of %s at %p; detach it by its start address", keys.Display(in.key.String()), in.addr)
 		}
-		return NewError(op, fmt.Sprintf("%p", addr), ErrNotAttached, msg)
+		return errs.New(op, fmt.Sprintf("%p", addr), errs.ErrNotAttached, msg)
 	}
 	if err := unmap(m); err != nil {
 		register(m)
-		return osError(op, fmt.Sprintf("%p", addr), err)
+		return errs.OS(op, fmt.Sprintf("%p", addr), err)
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package segment
 
+import "github.com/libshm/libshm/internal/errs"
+
 import "github.com/libshm/libshm/internal/keys"
 
 // A backend is one kind of segment: POSIX objects, System V segments,
@@ -19,8 +21,8 @@ type backend interface {
 	destroy(k keys.Key) error
 	// stat describes it; the cause of a failure, for statError.
 	stat(k keys.Key) (Info, error)
-	// statError explains a failed stat as op's *Error.
-	statError(op string, k keys.Key, err error) *Error
+	// statError explains a failed stat as op's *errs.Error.
+	statError(op string, k keys.Key, err error) *errs.Error
 	// list describes every one the caller can see, in its order.
 	list() ([]Info, error)
 	// head reads its first n bytes without keeping a mapping; nil if the

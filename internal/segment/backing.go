@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/memlimit"
 )
 
@@ -32,6 +33,6 @@ func checkBacking(shown string, size uint64, inDevShm bool) error {
 	if free, ok := devShmFree(); inDevShm && ok && free < size && free <= room.Bytes {
 		return nil
 	}
-	return NewError("create", shown, ErrNoMemory, fmt.Sprintf("%d bytes (%s) cannot be backed: %s; nothing was created",
+	return errs.New("create", shown, errs.ErrNoMemory, fmt.Sprintf("%d bytes (%s) cannot be backed: %s; nothing was created",
 		size, memlimit.Human(size), room.What))
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/memlimit"
 	"github.com/libshm/libshm/internal/posix"
 )
@@ -25,12 +26,12 @@ func TestCreateMoreThanMemory(t *testing.T) {
 		t.Fatalf("memlimit.Tightest() = %+v, %v: the machine's memory is unknown, so the test cannot safely go on", room, ok)
 	}
 	_, err := Create("memfd:", huge, CreateOptions{})
-	wantCode(t, err, ErrNoMemory, "cannot be backed", "available", "nothing was created")
+	wantCode(t, err, errs.ErrNoMemory, "cannot be backed", "available", "nothing was created")
 	// A POSIX object is refused for the memory, or for the space of
 	// /dev/shm where that is smaller: whichever limit is the tighter.
 	for _, key := range []string{"posix:", uniquePosix(t)} {
 		_, err := Create(key, huge, CreateOptions{})
-		wantCode(t, err, ErrNoMemory, "nothing was created")
+		wantCode(t, err, errs.ErrNoMemory, "nothing was created")
 	}
 	if _, err := os.Stat(posix.Path(strings.TrimPrefix(uniquePosix(t), "posix:/"))); !os.IsNotExist(err) {
 		t.Fatalf("the refused create left its /dev/shm file behind (%v)", err)
@@ -44,7 +45,7 @@ func TestCreateMoreThanMemory(t *testing.T) {
 		if err == nil {
 			Destroy(made.Key)
 		}
-		wantCode(t, err, ErrNoMemory, "not enough memory", "available")
+		wantCode(t, err, errs.ErrNoMemory, "not enough memory", "available")
 	}
 	// A sparse memfd reserves nothing, so it is not refused (nor touched).
 	mustCreate(t, "memfd:", huge, CreateOptions{Sparse: true})
@@ -61,7 +62,7 @@ func init() {
 }
 
 // TestCreateInASmallCgroup: in a memory cgroup of 64 MiB, a create of 128
-// MiB fails with ErrNoMemory naming the cgroup, instead of the cgroup's
+// MiB fails with errs.ErrNoMemory naming the cgroup, instead of the cgroup's
 // OOM killer taking the process (and leaving a half-made /dev/shm file).
 // It runs in a child process placed in a cgroup made under this process's
 // own, which needs root (CI runs as root).
@@ -168,9 +169,9 @@ func inSmallCgroup(dir string) int {
 	name := fmt.Sprintf("libshm-test-%d-cgroup", os.Getpid())
 	for _, key := range []string{"memfd:", "posix:/" + name} {
 		_, err := Create(key, 128<<20, CreateOptions{})
-		var e *Error
-		if !errors.As(err, &e) || e.Code != ErrNoMemory || !strings.Contains(e.Msg, "cgroup "+dir) {
-			return fail("128 MiB %s in a 64 MiB cgroup: got %v, want ErrNoMemory naming the cgroup %s", key, err, dir)
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Code != errs.ErrNoMemory || !strings.Contains(e.Msg, "cgroup "+dir) {
+			return fail("128 MiB %s in a 64 MiB cgroup: got %v, want errs.ErrNoMemory naming the cgroup %s", key, err, dir)
 		}
 	}
 	if _, err := os.Stat(posix.Path(name)); !os.IsNotExist(err) {

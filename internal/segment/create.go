@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/posix"
 )
@@ -50,13 +51,13 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 	shown := display(k)
 	switch {
 	case k.Form == keys.ID:
-		return Created{}, NewError(op, shown, ErrInvalid, "a segment cannot be created by id; use sysv:key=K, sysv: or sysv:private")
+		return Created{}, errs.New(op, shown, errs.ErrInvalid, "a segment cannot be created by id; use sysv:key=K, sysv: or sysv:private")
 	case size == 0:
-		return Created{}, NewError(op, shown, ErrInvalid, "size is 0; a segment holds at least one byte")
+		return Created{}, errs.New(op, shown, errs.ErrInvalid, "size is 0; a segment holds at least one byte")
 	case size > math.MaxInt64:
-		return Created{}, NewError(op, shown, ErrNoMemory, fmt.Sprintf("size %d is over every system limit (shmmax, the size of /dev/shm)", size))
+		return Created{}, errs.New(op, shown, errs.ErrNoMemory, fmt.Sprintf("size %d is over every system limit (shmmax, the size of /dev/shm)", size))
 	case opt.Mode > 0o777:
-		return Created{}, NewError(op, shown, ErrInvalid, fmt.Sprintf("mode %#o has bits beyond the permission bits 0777", opt.Mode))
+		return Created{}, errs.New(op, shown, errs.ErrInvalid, fmt.Sprintf("mode %#o has bits beyond the permission bits 0777", opt.Mode))
 	}
 	if opt.Mode == 0 {
 		opt.Mode = DefaultMode
@@ -72,11 +73,11 @@ func Create(key string, size uint64, opt CreateOptions) (Created, error) {
 
 // existingError explains a failure to open the segment that a create found
 // in its way: it was destroyed in between, or is not ours to read.
-func existingError(shown string, err error) *Error {
-	e := osError("create", shown, err)
+func existingError(shown string, err error) *errs.Error {
+	e := errs.OS("create", shown, err)
 	var no *posix.NotObjectError
 	if errors.As(err, &no) {
-		e.Code, e.Msg = ErrExist, "the name is taken in /dev/shm by a "+no.Kind+", which is not a shared memory object"
+		e.Code, e.Msg = errs.ErrExist, "the name is taken in /dev/shm by a "+no.Kind+", which is not a shared memory object"
 	} else {
 		e.Msg = "it exists but cannot be opened: " + e.Msg
 	}

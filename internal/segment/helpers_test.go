@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // backends are the automatic create keys of each backend; most tests run
@@ -36,7 +38,7 @@ func mustCreate(t *testing.T, key string, size uint64, opt CreateOptions) string
 		t.Fatalf("Create(%q, %d): %v", key, size, err)
 	}
 	t.Cleanup(func() {
-		if err := Destroy(c.Key); err != nil && !errors.Is(err, ErrNotExist) {
+		if err := Destroy(c.Key); err != nil && !errors.Is(err, errs.ErrNotExist) {
 			t.Errorf("cleanup: Destroy(%q): %v", c.Key, err)
 		}
 	})
@@ -52,7 +54,7 @@ func mustAttach(t *testing.T, key string, opt AttachOptions) Mapping {
 		t.Fatalf("Attach(%q): %v", key, err)
 	}
 	t.Cleanup(func() {
-		if err := Detach(m.Addr); err != nil && !errors.Is(err, ErrNotAttached) {
+		if err := Detach(m.Addr); err != nil && !errors.Is(err, errs.ErrNotAttached) {
 			t.Errorf("cleanup: Detach(%q): %v", key, err)
 		}
 	})
@@ -61,13 +63,13 @@ func mustAttach(t *testing.T, key string, opt AttachOptions) Mapping {
 
 func bytesOf(m Mapping) []byte { return unsafe.Slice((*byte)(m.Addr), m.Size) }
 
-// wantCode fails the test unless err is an *Error with the given code whose
+// wantCode fails the test unless err is an *errs.Error with the given code whose
 // message mentions every one of the given fragments.
-func wantCode(t *testing.T, err error, code Code, fragments ...string) {
+func wantCode(t *testing.T, err error, code errs.Code, fragments ...string) {
 	t.Helper()
-	var e *Error
+	var e *errs.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("got error %v (%T), want an *Error with code %d (%v)", err, err, code, code)
+		t.Fatalf("got error %v (%T), want an *errs.Error with code %d (%v)", err, err, code, code)
 	}
 	if e.Code != code || !errors.Is(err, code) {
 		t.Fatalf("got %q with code %d (%v), want code %d (%v)", err, e.Code, e.Code, code, code)

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/sysv"
 )
@@ -60,16 +61,16 @@ func Ftok(path string, projID int) (string, error) {
 	const op = "ftok"
 	switch {
 	case path == "":
-		return "", NewError(op, "", ErrInvalid, "the path is empty")
+		return "", errs.New(op, "", errs.ErrInvalid, "the path is empty")
 	case projID < 1 || projID > 255:
-		return "", NewError(op, path, ErrInvalid, fmt.Sprintf("proj_id %d is outside 1..255 (ftok uses only its low 8 bits)", projID))
+		return "", errs.New(op, path, errs.ErrInvalid, fmt.Sprintf("proj_id %d is outside 1..255 (ftok uses only its low 8 bits)", projID))
 	}
 	k, err := sysv.Ftok(path, uint8(projID))
 	if err != nil {
-		e := osError(op, path, err)
-		if e.Code == ErrNotExist || errors.Is(err, unix.ENOTDIR) {
+		e := errs.OS(op, path, err)
+		if e.Code == errs.ErrNotExist || errors.Is(err, unix.ENOTDIR) {
 			// ENOTDIR: a component of the path is a file, so no such file.
-			e.Code, e.Msg = ErrNotExist, "no such file"
+			e.Code, e.Msg = errs.ErrNotExist, "no such file"
 		}
 		return "", e
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/libshm/libshm/internal/errs"
 )
 
 func TestStat(t *testing.T) {
@@ -38,11 +40,11 @@ func TestStat(t *testing.T) {
 		}
 	}
 	_, err := Stat("posix:/libshm-test-never-made")
-	wantCode(t, err, ErrNotExist, "stat posix:/libshm-test-never-made: no such segment")
+	wantCode(t, err, errs.ErrNotExist, "stat posix:/libshm-test-never-made: no such segment")
 	_, err = Stat("sysv:id=2147483647")
-	wantCode(t, err, ErrNotExist)
+	wantCode(t, err, errs.ErrNotExist)
 	_, err = Stat("sysv:")
-	wantCode(t, err, ErrInvalid)
+	wantCode(t, err, errs.ErrInvalid)
 }
 
 func TestList(t *testing.T) {
@@ -83,11 +85,11 @@ func TestFtok(t *testing.T) {
 		t.Fatalf("Ftok 'A' %q and 'B' %q should differ in the top byte only", a, b)
 	}
 	_, err = Ftok(path, 0)
-	wantCode(t, err, ErrInvalid, "proj_id 0 is outside 1..255")
+	wantCode(t, err, errs.ErrInvalid, "proj_id 0 is outside 1..255")
 	_, err = Ftok(path, 256)
-	wantCode(t, err, ErrInvalid, "proj_id 256")
+	wantCode(t, err, errs.ErrInvalid, "proj_id 256")
 	_, err = Ftok("", 1)
-	wantCode(t, err, ErrInvalid, "empty")
+	wantCode(t, err, errs.ErrInvalid, "empty")
 	_, err = Ftok(path+".missing", 1)
-	wantCode(t, err, ErrNotExist, "no such file")
+	wantCode(t, err, errs.ErrNotExist, "no such file")
 }

@@ -4,18 +4,19 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 )
 
 // keyError reports a key that does not parse, quoting it: a malformed key
 // may hold anything, control characters and invalid UTF-8 included.
-func keyError(op, key string, err error) *Error {
+func keyError(op, key string, err error) *errs.Error {
 	var se *keys.SyntaxError
 	msg := err.Error()
 	if errors.As(err, &se) {
 		msg = se.Reason
 	}
-	return &Error{Op: op, Key: strconv.Quote(key), Code: ErrInvalid, Msg: "malformed key: " + msg, Err: err}
+	return &errs.Error{Op: op, Key: strconv.Quote(key), Code: errs.ErrInvalid, Msg: "malformed key: " + msg, Err: err}
 }
 
 // DisplayKey is how messages show a key the caller gave: canonical when it
@@ -39,7 +40,7 @@ func display(k keys.Key) string {
 }
 
 // NormalizeKey gives the canonical form of a key, the one String gives
-// after Parse; a malformed key is an *Error of op.
+// after Parse; a malformed key is an *errs.Error of op.
 func NormalizeKey(op, key string) (string, error) {
 	k, err := keys.Parse(key)
 	if err != nil {
@@ -55,7 +56,7 @@ func parseKey(op, key string) (keys.Key, error) {
 		return k, keyError(op, key, err)
 	}
 	if k.CreateOnly() {
-		return k, NewError(op, k.String(), ErrInvalid, "this key only asks create to choose a segment; name an existing one (posix:/NAME, sysv:key=K, sysv:id=N)")
+		return k, errs.New(op, k.String(), errs.ErrInvalid, "this key only asks create to choose a segment; name an existing one (posix:/NAME, sysv:key=K, sysv:id=N)")
 	}
 	return k, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/posix"
 )
 
@@ -52,7 +53,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := Attach(key, AttachOptions{})
-			wantCode(t, err, ErrNotExist, "attach "+key, "no such segment")
+			wantCode(t, err, errs.ErrNotExist, "attach "+key, "no such segment")
 			if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, unix.ENOENT) {
 				t.Errorf("%v: errors.Is fs.ErrNotExist and unix.ENOENT should both hold", err)
 			}
@@ -95,22 +96,22 @@ func TestCreateErrors(t *testing.T) {
 		key   string
 		size  uint64
 		opt   CreateOptions
-		code  Code
+		code  errs.Code
 		frags []string
 	}{
-		{"posix:", 0, CreateOptions{}, ErrInvalid, []string{"size is 0"}},
-		{"sysv:", 0, CreateOptions{}, ErrInvalid, []string{"size is 0"}},
-		{"posix:", 1, CreateOptions{Mode: 0o1777}, ErrInvalid, []string{"mode 01777"}},
-		{"sysv:id=1", 1, CreateOptions{}, ErrInvalid, []string{"cannot be created by id"}},
-		{"nope", 1, CreateOptions{}, ErrInvalid, []string{`create "nope": malformed key`}},
-		{key, 4096, CreateOptions{}, ErrExist, []string{"already exists"}},
-		{key, 8192, CreateOptions{OpenExisting: true}, ErrInvalid, []string{"4096 bytes, fewer than the 8192"}},
-		{"posix:", 1, CreateOptions{HugeTLB: true}, ErrNotSupported, []string{"huge pages"}},
-		{"sysv:", 1, CreateOptions{Sparse: true}, ErrNotSupported, []string{"SPARSE"}},
+		{"posix:", 0, CreateOptions{}, errs.ErrInvalid, []string{"size is 0"}},
+		{"sysv:", 0, CreateOptions{}, errs.ErrInvalid, []string{"size is 0"}},
+		{"posix:", 1, CreateOptions{Mode: 0o1777}, errs.ErrInvalid, []string{"mode 01777"}},
+		{"sysv:id=1", 1, CreateOptions{}, errs.ErrInvalid, []string{"cannot be created by id"}},
+		{"nope", 1, CreateOptions{}, errs.ErrInvalid, []string{`create "nope": malformed key`}},
+		{key, 4096, CreateOptions{}, errs.ErrExist, []string{"already exists"}},
+		{key, 8192, CreateOptions{OpenExisting: true}, errs.ErrInvalid, []string{"4096 bytes, fewer than the 8192"}},
+		{"posix:", 1, CreateOptions{HugeTLB: true}, errs.ErrNotSupported, []string{"huge pages"}},
+		{"sysv:", 1, CreateOptions{Sparse: true}, errs.ErrNotSupported, []string{"SPARSE"}},
 		// Whichever is tighter here, /dev/shm or memory, names itself
 		// (TestCreateMoreThanMemory and TestCreateOnAFullDevShm take each).
-		{"posix:", 1 << 62, CreateOptions{}, ErrNoMemory, []string{"nothing was created"}},
-		{"sysv:", 1 << 62, CreateOptions{}, ErrNoMemory, nil},
+		{"posix:", 1 << 62, CreateOptions{}, errs.ErrNoMemory, []string{"nothing was created"}},
+		{"sysv:", 1 << 62, CreateOptions{}, errs.ErrNoMemory, nil},
 	}
 	for _, c := range cases {
 		before := snapshot()
@@ -129,7 +130,7 @@ func TestCreateErrors(t *testing.T) {
 func TestHugeTLB(t *testing.T) {
 	made, err := Create("sysv:", 2<<20, CreateOptions{HugeTLB: true})
 	if hugePagesTotal() == 0 {
-		wantCode(t, err, ErrNotSupported, "HugePages_Total is 0")
+		wantCode(t, err, errs.ErrNotSupported, "HugePages_Total is 0")
 		return
 	}
 	// The system reserves huge pages: the segment must be made.
@@ -174,8 +175,8 @@ func TestDestroyWhileAttached(t *testing.T) {
 				t.Fatal("a destroyed segment's mapping stopped working")
 			}
 			_, err = Attach(key, AttachOptions{})
-			wantCode(t, err, ErrNotExist)
-			wantCode(t, Destroy(key), ErrNotExist)
+			wantCode(t, err, errs.ErrNotExist)
+			wantCode(t, Destroy(key), errs.ErrNotExist)
 			if backend == "sysv:" {
 				byID := "sysv:id=" + strconv.Itoa(int(info.ShmID))
 				st, err := Stat(byID)
@@ -183,8 +184,8 @@ func TestDestroyWhileAttached(t *testing.T) {
 					t.Fatalf("Stat(%s) = %+v, %v; want destroyed and attached once", byID, st, err)
 				}
 				_, err = Attach(byID, AttachOptions{})
-				wantCode(t, err, ErrNotExist, "destroyed")
-				wantCode(t, Destroy(byID), ErrNotExist, "destroyed already")
+				wantCode(t, err, errs.ErrNotExist, "destroyed")
+				wantCode(t, Destroy(byID), errs.ErrNotExist, "destroyed already")
 			}
 			if err := Detach(m.Addr); err != nil {
 				t.Fatal(err)
@@ -198,42 +199,42 @@ func TestDestroyWhileAttached(t *testing.T) {
 }
 
 func TestDetachErrors(t *testing.T) {
-	wantCode(t, Detach(nil), ErrInvalid, "NULL")
+	wantCode(t, Detach(nil), errs.ErrInvalid, "NULL")
 	var local int
-	wantCode(t, Detach(unsafe.Pointer(&local)), ErrNotAttached, "not the address of a live mapping")
+	wantCode(t, Detach(unsafe.Pointer(&local)), errs.ErrNotAttached, "not the address of a live mapping")
 	for _, backend := range backends {
 		key := mustCreate(t, backend, 8192, CreateOptions{})
 		m, err := Attach(key, AttachOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, Detach(unsafe.Add(m.Addr, 4096)), ErrNotAttached, "inside the mapping of "+key)
+		wantCode(t, Detach(unsafe.Add(m.Addr, 4096)), errs.ErrNotAttached, "inside the mapping of "+key)
 		if err := Detach(m.Addr); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, Detach(m.Addr), ErrNotAttached, "detached already")
+		wantCode(t, Detach(m.Addr), errs.ErrNotAttached, "detached already")
 	}
 }
 
 func TestAttachErrors(t *testing.T) {
 	cases := []struct {
 		key   string
-		code  Code
+		code  errs.Code
 		frags []string
 	}{
-		{"", ErrInvalid, []string{"only asks create"}},
-		{"sysv:private", ErrInvalid, []string{"only asks create"}},
-		{"posix:/a/b", ErrInvalid, []string{"malformed key"}},
-		{"posix:/libshm-test-never-made", ErrNotExist, []string{"attach posix:/libshm-test-never-made: no such segment"}},
-		{"sysv:key=0x7fffff01", ErrNotExist, []string{"no such segment"}},
-		{"sysv:id=2147483647", ErrNotExist, []string{"no such segment"}},
+		{"", errs.ErrInvalid, []string{"only asks create"}},
+		{"sysv:private", errs.ErrInvalid, []string{"only asks create"}},
+		{"posix:/a/b", errs.ErrInvalid, []string{"malformed key"}},
+		{"posix:/libshm-test-never-made", errs.ErrNotExist, []string{"attach posix:/libshm-test-never-made: no such segment"}},
+		{"sysv:key=0x7fffff01", errs.ErrNotExist, []string{"no such segment"}},
+		{"sysv:id=2147483647", errs.ErrNotExist, []string{"no such segment"}},
 	}
 	for _, c := range cases {
 		_, err := Attach(c.key, AttachOptions{})
 		wantCode(t, err, c.code, c.frags...)
 	}
 	_, err := Attach("posix:/x", AttachOptions{Fixed: true})
-	wantCode(t, err, ErrInvalid, "page-aligned address hint")
+	wantCode(t, err, errs.ErrInvalid, "page-aligned address hint")
 }
 
 func TestSymlinkIsRefused(t *testing.T) {
@@ -250,11 +251,11 @@ func TestSymlinkIsRefused(t *testing.T) {
 	}
 	defer os.Remove(posix.Path(name))
 	_, err = Attach(key, AttachOptions{})
-	wantCode(t, err, ErrPermission, "symbolic link")
+	wantCode(t, err, errs.ErrPermission, "symbolic link")
 	_, err = Create(key, 1, CreateOptions{})
-	wantCode(t, err, ErrExist)
+	wantCode(t, err, errs.ErrExist)
 	_, err = Create(key, 1, CreateOptions{OpenExisting: true})
-	wantCode(t, err, ErrExist, "not a shared memory object")
+	wantCode(t, err, errs.ErrExist, "not a shared memory object")
 	if st, _ := os.Stat(target.Name()); st.Size() != 0 {
 		t.Fatal("the symlink's target was written through")
 	}
@@ -275,7 +276,7 @@ func TestDestroyAtExit(t *testing.T) {
 	}
 	mustCreate(t, again, 1, CreateOptions{}) // someone else's now
 	DestroyAtExit()
-	if _, err := Stat(gone); !errors.Is(err, ErrNotExist) {
+	if _, err := Stat(gone); !errors.Is(err, errs.ErrNotExist) {
 		t.Errorf("%s survived DestroyAtExit: %v", gone, err)
 	}
 	for _, key := range []string{kept, again} {

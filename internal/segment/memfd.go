@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/memfd"
 	"github.com/libshm/libshm/internal/posix"
@@ -82,11 +83,11 @@ func (memfdBackend) kind() keys.Backend { return keys.Memfd }
 func (memfdBackend) create(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
 	switch {
 	case k.Form != keys.Auto:
-		return Created{}, NewError("create", shown, ErrInvalid, "a memfd segment is named by its holder once made; create one with memfd:")
+		return Created{}, errs.New("create", shown, errs.ErrInvalid, "a memfd segment is named by its holder once made; create one with memfd:")
 	case opt.HugeTLB:
-		return Created{}, NewError("create", shown, ErrNotSupported, "huge pages are not available for memfd segments here; use a System V segment")
+		return Created{}, errs.New("create", shown, errs.ErrNotSupported, "huge pages are not available for memfd segments here; use a System V segment")
 	case opt.OpenExisting:
-		return Created{}, NewError("create", shown, ErrInvalid, "a new memfd never exists already: SHMLIB_OPEN_EXISTING does not apply")
+		return Created{}, errs.New("create", shown, errs.ErrInvalid, "a new memfd never exists already: SHMLIB_OPEN_EXISTING does not apply")
 	}
 	if !opt.Sparse {
 		if err := checkBacking(shown, size, false); err != nil {
@@ -126,7 +127,7 @@ func (memfdBackend) attach(shown string, k keys.Key, opt AttachOptions) (*mappin
 func (memfdBackend) destroy(k keys.Key) error {
 	shown := k.String()
 	if !own(k) {
-		return NewError("destroy", shown, ErrPermission, fmt.Sprintf("only process %d, which holds it, can destroy it; it goes when that process closes or exits and the last mapping ends", k.PID))
+		return errs.New("destroy", shown, errs.ErrPermission, fmt.Sprintf("only process %d, which holds it, can destroy it; it goes when that process closes or exits and the last mapping ends", k.PID))
 	}
 	held.Lock()
 	ino, ok := held.fds[k.FD]
@@ -178,7 +179,7 @@ func (b memfdBackend) list() ([]Info, error) {
 
 func (memfdBackend) unmap(m *mapping) error { return posixBackend{}.unmap(m) }
 
-func (memfdBackend) statError(op string, k keys.Key, err error) *Error {
+func (memfdBackend) statError(op string, k keys.Key, err error) *errs.Error {
 	return memfdError(op, k.String(), k, err)
 }
 
@@ -186,14 +187,14 @@ func (memfdBackend) statError(op string, k keys.Key, err error) *Error {
 func (memfdBackend) orphaned(*Info, *reaping) bool { return false }
 
 // memfdError explains a memfd key that leads nowhere.
-func memfdError(op, shown string, k keys.Key, err error) *Error {
-	e := osError(op, shown, err)
+func memfdError(op, shown string, k keys.Key, err error) *errs.Error {
+	e := errs.OS(op, shown, err)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		e.Code, e.Msg, e.Err = ErrNotExist, fmt.Sprintf("no such segment (process %d holds no memfd with inode %d as descriptor %d, or has exited)", k.PID, k.Ino, k.FD), unix.ENOENT
+		e.Code, e.Msg, e.Err = errs.ErrNotExist, fmt.Sprintf("no such segment (process %d holds no memfd with inode %d as descriptor %d, or has exited)", k.PID, k.Ino, k.FD), unix.ENOENT
 	case errors.Is(err, memfd.ErrNotSegment):
-		e.Code, e.Msg = ErrInvalid, fmt.Sprintf("descriptor %d of process %d is not a memfd segment", k.FD, k.PID)
-	case e.Code == ErrPermission:
+		e.Code, e.Msg = errs.ErrInvalid, fmt.Sprintf("descriptor %d of process %d is not a memfd segment", k.FD, k.PID)
+	case e.Code == errs.ErrPermission:
 		e.Msg = "permission denied: only processes of the same user (or root) may open another's memfd, and then as its mode allows"
 	}
 	return e
@@ -208,10 +209,10 @@ func SendMemfd(sock int, key string) error {
 		return err
 	}
 	if k.Backend != keys.Memfd || !own(k) || !holds(k) {
-		return NewError(op, k.String(), ErrInvalid, "not a memfd segment this process holds")
+		return errs.New(op, k.String(), errs.ErrInvalid, "not a memfd segment this process holds")
 	}
 	if err := memfd.Send(sock, int(k.FD)); err != nil {
-		return osError(op, k.String(), err)
+		return errs.OS(op, k.String(), err)
 	}
 	return nil
 }
@@ -222,12 +223,12 @@ func ReceiveMemfd(sock int) (string, error) {
 	const op = "memfd_recv"
 	fd, err := memfd.Receive(sock)
 	if err != nil {
-		e := osError(op, "", err)
+		e := errs.OS(op, "", err)
 		switch {
 		case errors.Is(err, memfd.ErrClosed):
-			e.Code, e.Msg = ErrEndOfStream, err.Error()
+			e.Code, e.Msg = errs.ErrEndOfStream, err.Error()
 		case errors.Is(err, memfd.ErrNotSegment), errors.Is(err, memfd.ErrNoDescriptor):
-			e.Code, e.Msg = ErrInvalid, err.Error()
+			e.Code, e.Msg = errs.ErrInvalid, err.Error()
 		}
 		return "", e
 	}
@@ -264,7 +265,7 @@ func (memfdBackend) openFile(m Mapping) (int, error) {
 	if own(k) {
 		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(int(k.FD)), unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, osError("attach", m.Key, os.NewSyscallError("open", err))
+			return -1, errs.OS("attach", m.Key, os.NewSyscallError("open", err))
 		}
 		return fd, nil
 	}

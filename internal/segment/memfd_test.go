@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // otherProcessEnv makes the test binary play another process that attaches
@@ -85,7 +87,7 @@ func TestMemfdLifecycle(t *testing.T) {
 		t.Fatalf("the mapping after destroy reads %q", got)
 	}
 	_, err = Attach(key, AttachOptions{})
-	wantCode(t, err, ErrNotExist, "holds no memfd with inode")
+	wantCode(t, err, errs.ErrNotExist, "holds no memfd with inode")
 	// A new segment that gets the same descriptor is not reached by the
 	// old key.
 	again, err := Create("memfd:", 4096, CreateOptions{})
@@ -95,9 +97,9 @@ func TestMemfdLifecycle(t *testing.T) {
 	defer Destroy(again.Key)
 	if strings.Contains(again.Key, fmt.Sprintf(",fd=%d,", fd)) {
 		_, err = Attach(key, AttachOptions{})
-		wantCode(t, err, ErrNotExist, "holds no memfd with inode")
+		wantCode(t, err, errs.ErrNotExist, "holds no memfd with inode")
 	}
-	wantCode(t, Destroy(key), ErrNotExist)
+	wantCode(t, Destroy(key), errs.ErrNotExist)
 	if _, ok := listed(t, key, -1); ok {
 		t.Fatalf("List still shows %s after destroy", key)
 	}
@@ -105,17 +107,17 @@ func TestMemfdLifecycle(t *testing.T) {
 
 func TestMemfdErrors(t *testing.T) {
 	_, err := Create("memfd:pid=1,fd=3,ino=4", 1, CreateOptions{})
-	wantCode(t, err, ErrInvalid, "create one with memfd:")
+	wantCode(t, err, errs.ErrInvalid, "create one with memfd:")
 	_, err = Create("memfd:", 1, CreateOptions{HugeTLB: true})
-	wantCode(t, err, ErrNotSupported, "huge pages")
+	wantCode(t, err, errs.ErrNotSupported, "huge pages")
 	_, err = Attach("memfd:pid=1,fd=0,ino=1", AttachOptions{})
-	if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrPermission) {
-		t.Fatalf("init's stdin as a memfd: %v, want ErrInvalid (not a memfd) or ErrPermission", err)
+	if !errors.Is(err, errs.ErrInvalid) && !errors.Is(err, errs.ErrPermission) {
+		t.Fatalf("init's stdin as a memfd: %v, want errs.ErrInvalid (not a memfd) or errs.ErrPermission", err)
 	}
 	_, err = Attach(fmt.Sprintf("memfd:pid=%d,fd=0,ino=1", os.Getpid()), AttachOptions{})
-	wantCode(t, err, ErrNotExist, "holds no memfd")
+	wantCode(t, err, errs.ErrNotExist, "holds no memfd")
 	_, err = Attach("memfd:pid=2147483646,fd=3,ino=1", AttachOptions{})
-	wantCode(t, err, ErrNotExist, "or has exited")
+	wantCode(t, err, errs.ErrNotExist, "or has exited")
 }
 
 // TestMemfdOverASocket passes a memfd to another holder over a Unix socket
@@ -154,11 +156,11 @@ func TestMemfdOverASocket(t *testing.T) {
 	if err := Destroy(got); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, SendMemfd(pair[0], "posix:/x"), ErrInvalid, "not a memfd segment this process holds")
+	wantCode(t, SendMemfd(pair[0], "posix:/x"), errs.ErrInvalid, "not a memfd segment this process holds")
 	// A plain descriptor is refused on receipt.
 	if err := unix.Sendmsg(pair[0], []byte{'m'}, unix.UnixRights(int(os.Stdin.Fd())), nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, err = ReceiveMemfd(pair[1])
-	wantCode(t, err, ErrInvalid, "not a memfd segment")
+	wantCode(t, err, errs.ErrInvalid, "not a memfd segment")
 }

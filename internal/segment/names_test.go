@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/libshm/libshm/internal/errs"
 )
 
 // oneLine fails the test unless msg is a single line of printable text.
@@ -36,14 +38,14 @@ func TestControlBytesInNames(t *testing.T) {
 			t.Fatalf("created %q, want the key %q itself", made, key)
 		}
 		_, err := Create(key, 4096, CreateOptions{})
-		wantCode(t, err, ErrExist, quoted)
+		wantCode(t, err, errs.ErrExist, quoted)
 		oneLine(t, err.Error())
 		m := mustAttach(t, key, AttachOptions{})
 		if m.Key != key {
 			t.Fatalf("attach gave key %q, want %q", m.Key, key)
 		}
 		err = Detach(unsafe.Add(m.Addr, 1))
-		wantCode(t, err, ErrNotAttached, quoted)
+		wantCode(t, err, errs.ErrNotAttached, quoted)
 		oneLine(t, err.Error())
 		if info, err := Stat(key); err != nil || info.Key != key {
 			t.Fatalf("Stat(%q) = %q, %v", key, info.Key, err)
@@ -52,7 +54,7 @@ func TestControlBytesInNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = Destroy(key)
-		wantCode(t, err, ErrNotExist, quoted)
+		wantCode(t, err, errs.ErrNotExist, quoted)
 		oneLine(t, err.Error())
 	}
 }

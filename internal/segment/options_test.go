@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/libshm/libshm/internal/errs"
 )
 
 func TestReadOnlyMappingFaultsOnWrite(t *testing.T) {
@@ -47,7 +49,7 @@ func TestFixedAddress(t *testing.T) {
 		}
 		// The range is now taken: FIXED refuses, a mere hint goes elsewhere.
 		_, err = Attach(key, AttachOptions{Hint: uintptr(hole), Fixed: true})
-		wantCode(t, err, ErrInvalid, "range is taken")
+		wantCode(t, err, errs.ErrInvalid, "range is taken")
 		other := mustAttach(t, key, AttachOptions{Hint: uintptr(hole)})
 		if other.Addr == hole {
 			t.Fatalf("%s: a hint replaced an existing mapping", backend)
@@ -69,7 +71,7 @@ func TestPopulateAndLock(t *testing.T) {
 		}
 		locked, err := Attach(key, AttachOptions{Lock: true})
 		if lim.Cur < size && unix.Geteuid() != 0 {
-			wantCode(t, err, ErrNoMemory, "RLIMIT_MEMLOCK")
+			wantCode(t, err, errs.ErrNoMemory, "RLIMIT_MEMLOCK")
 			continue
 		}
 		if err != nil {

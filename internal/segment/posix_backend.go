@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/posix"
 	"github.com/libshm/libshm/internal/proc"
@@ -24,7 +25,7 @@ func (posixBackend) kind() keys.Backend { return keys.Posix }
 func (posixBackend) create(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
 	const op = "create"
 	if opt.HugeTLB {
-		return Created{}, NewError(op, shown, ErrNotSupported, "huge pages are not available for POSIX segments in /dev/shm (tmpfs); use a System V segment")
+		return Created{}, errs.New(op, shown, errs.ErrNotSupported, "huge pages are not available for POSIX segments in /dev/shm (tmpfs); use a System V segment")
 	}
 	auto := k.Form == keys.Auto
 	if !opt.Sparse {
@@ -37,7 +38,7 @@ func (posixBackend) create(shown string, k keys.Key, size uint64, opt CreateOpti
 		if auto {
 			name, err := randomName()
 			if err != nil {
-				return Created{}, osError(op, shown, err)
+				return Created{}, errs.OS(op, shown, err)
 			}
 			k = keys.ForPosix(name)
 		}
@@ -52,7 +53,7 @@ func (posixBackend) create(shown string, k keys.Key, size uint64, opt CreateOpti
 		case opt.OpenExisting && !auto:
 			return openExistingPosix(shown, k, size)
 		}
-		return Created{}, osError(op, shown, err)
+		return Created{}, errs.OS(op, shown, err)
 	}
 }
 
@@ -70,14 +71,14 @@ func exists(name string) bool {
 	return err == nil
 }
 
-func createPosixError(shown string, size uint64, err error) *Error {
-	e := osError("create", shown, err)
+func createPosixError(shown string, size uint64, err error) *errs.Error {
+	e := errs.OS("create", shown, err)
 	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EFBIG) {
 		free := "unknown"
 		if n, ok := devShmFree(); ok {
 			free = fmt.Sprint(n)
 		}
-		e.Code = ErrNoMemory
+		e.Code = errs.ErrNoMemory
 		e.Msg = fmt.Sprintf("not enough space in %s for %d bytes (%s bytes free); nothing was created", posix.Dir, size, free)
 	}
 	return e
@@ -93,7 +94,7 @@ func openExistingPosix(shown string, k keys.Key, size uint64) (Created, error) {
 		return Created{}, existingError(shown, err)
 	}
 	if uint64(st.Size) < size {
-		return Created{}, NewError("create", shown, ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", st.Size, size))
+		return Created{}, errs.New("create", shown, errs.ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", st.Size, size))
 	}
 	return Created{Key: k.String(), Opened: true}, nil
 }
@@ -203,11 +204,11 @@ func (posixBackend) destroy(k keys.Key) error {
 	if err == nil {
 		return nil
 	}
-	e := osError("destroy", k.String(), err)
+	e := errs.OS("destroy", k.String(), err)
 	switch {
 	case errors.Is(err, posix.ErrNotObject):
-		e.Code, e.Msg = ErrInvalid, err.Error()+"; destroy removes only shared memory objects, so it is left alone"
-	case e.Code == ErrPermission:
+		e.Code, e.Msg = errs.ErrInvalid, err.Error()+"; destroy removes only shared memory objects, so it is left alone"
+	case e.Code == errs.ErrPermission:
 		e.Msg = "permission denied: /dev/shm is sticky, so only the segment's owner or a privileged process may remove it"
 	}
 	return e
@@ -221,10 +222,10 @@ func (posixBackend) stat(k keys.Key) (Info, error) {
 	return posixInfo(k.Name, &st), nil
 }
 
-func (posixBackend) statError(op string, k keys.Key, err error) *Error {
-	e := osError(op, k.String(), err)
+func (posixBackend) statError(op string, k keys.Key, err error) *errs.Error {
+	e := errs.OS(op, k.String(), err)
 	if errors.Is(err, posix.ErrNotObject) {
-		e.Code, e.Msg = ErrInvalid, err.Error()
+		e.Code, e.Msg = errs.ErrInvalid, err.Error()
 	}
 	return e
 }
@@ -232,7 +233,7 @@ func (posixBackend) statError(op string, k keys.Key, err error) *Error {
 func (posixBackend) list() ([]Info, error) {
 	objects, err := posix.List()
 	if err != nil {
-		return nil, &Error{Op: "list", Key: posix.Dir, Code: ErrOS, Msg: fmt.Sprint(err), Err: err}
+		return nil, &errs.Error{Op: "list", Key: posix.Dir, Code: errs.ErrOS, Msg: fmt.Sprint(err), Err: err}
 	}
 	infos := make([]Info, 0, len(objects))
 	for i := range objects {
@@ -280,7 +281,7 @@ func creatorAlive(pid int, start uint64, r *reaping) bool {
 func (posixBackend) openFile(m Mapping) (int, error) {
 	fd, err := unix.Open(posix.Path(m.m.key.Name), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, osError("attach", m.Key, os.NewSyscallError("open", err))
+		return -1, errs.OS("attach", m.Key, os.NewSyscallError("open", err))
 	}
 	return fd, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/posix"
 )
 
@@ -147,5 +148,5 @@ func TestMemfdKeyToAFIFO(t *testing.T) {
 			unix.Close(fd)
 		}
 	})
-	wantCode(t, err, ErrInvalid, "not a memfd segment")
+	wantCode(t, err, errs.ErrInvalid, "not a memfd segment")
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
 	"github.com/libshm/libshm/internal/memlimit"
 	"github.com/libshm/libshm/internal/proc"
@@ -22,7 +23,7 @@ func (sysvBackend) kind() keys.Backend { return keys.SysV }
 func (sysvBackend) create(shown string, k keys.Key, size uint64, opt CreateOptions) (Created, error) {
 	const op = "create"
 	if opt.Sparse {
-		return Created{}, NewError(op, shown, ErrNotSupported, "SHMLIB_SPARSE is for POSIX segments; System V segments are always allocated on first touch")
+		return Created{}, errs.New(op, shown, errs.ErrNotSupported, "SHMLIB_SPARSE is for POSIX segments; System V segments are always allocated on first touch")
 	}
 	for try := 0; ; try++ {
 		var ipcKey uint32 // stays 0, IPC_PRIVATE, for keys.Private
@@ -32,7 +33,7 @@ func (sysvBackend) create(shown string, k keys.Key, size uint64, opt CreateOptio
 		case keys.Auto:
 			var err error
 			if ipcKey, err = randomIPCKey(); err != nil {
-				return Created{}, osError(op, shown, err)
+				return Created{}, errs.OS(op, shown, err)
 			}
 		}
 		id, err := sysv.Create(ipcKey, size, opt.Mode, opt.HugeTLB)
@@ -48,24 +49,24 @@ func (sysvBackend) create(shown string, k keys.Key, size uint64, opt CreateOptio
 		case opt.OpenExisting && k.Form == keys.IPCKey:
 			return openExistingSysV(shown, k, size)
 		}
-		return Created{}, osError(op, shown, err)
+		return Created{}, errs.OS(op, shown, err)
 	}
 }
 
-func createSysVError(shown string, size uint64, opt CreateOptions, err error) *Error {
-	e := osError("create", shown, err)
+func createSysVError(shown string, size uint64, opt CreateOptions, err error) *errs.Error {
+	e := errs.OS("create", shown, err)
 	switch {
 	case opt.HugeTLB && (errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EINVAL)) && hugePagesTotal() == 0:
-		e.Code = ErrNotSupported
+		e.Code = errs.ErrNotSupported
 		e.Msg = "no huge pages are reserved on this system (HugePages_Total is 0 in /proc/meminfo; see /proc/sys/vm/nr_hugepages)"
 	case opt.HugeTLB && errors.Is(err, unix.EPERM):
 		e.Msg = "huge pages need CAP_IPC_LOCK or membership of the group in /proc/sys/vm/hugetlb_shm_group"
 	case errors.Is(err, unix.EINVAL):
 		// With IPC_CREAT|IPC_EXCL, EINVAL can only mean the size.
-		e.Code = ErrNoMemory
+		e.Code = errs.ErrNoMemory
 		e.Msg = fmt.Sprintf("size %d is over the System V limit shmmax (%s bytes, /proc/sys/kernel/shmmax)", size, readProcLimit("shmmax"))
 	case errors.Is(err, unix.ENOSPC):
-		e.Code = ErrNoMemory
+		e.Code = errs.ErrNoMemory
 		e.Msg = fmt.Sprintf("over a System V limit: shmmni (%s segments) or shmall (%s pages), see /proc/sys/kernel", readProcLimit("shmmni"), readProcLimit("shmall"))
 	case errors.Is(err, unix.ENOMEM):
 		// The kernel's overcommit rules refused to account the size.
@@ -87,7 +88,7 @@ func openExistingSysV(shown string, k keys.Key, size uint64) (Created, error) {
 		return Created{}, existingError(shown, err)
 	}
 	if d.Segsz < size {
-		return Created{}, NewError("create", shown, ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", d.Segsz, size))
+		return Created{}, errs.New("create", shown, errs.ErrInvalid, fmt.Sprintf("it exists with %d bytes, fewer than the %d asked for", d.Segsz, size))
 	}
 	return Created{Key: k.String(), Opened: true}, nil
 }
@@ -134,9 +135,9 @@ func populate(shown string, m *mapping) error {
 		advice = unix.MADV_POPULATE_READ
 	}
 	if err := unix.Madvise(unsafe.Slice((*byte)(m.addr), m.size), advice); err != nil {
-		e := osError("attach", shown, err)
+		e := errs.OS("attach", shown, err)
 		if errors.Is(err, unix.EINVAL) {
-			e.Code, e.Msg = ErrNotSupported, "pre-faulting System V segments needs Linux 5.14 or later (MADV_POPULATE)"
+			e.Code, e.Msg = errs.ErrNotSupported, "pre-faulting System V segments needs Linux 5.14 or later (MADV_POPULATE)"
 		}
 		return e
 	}
@@ -212,13 +213,13 @@ func (sysvBackend) destroy(k keys.Key) error {
 	if err == nil {
 		return nil
 	}
-	e := osError("destroy", k.String(), err)
+	e := errs.OS("destroy", k.String(), err)
 	switch {
 	case errors.Is(err, errDestroyed):
-		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment (destroyed already; it lingers only until its last user detaches)", unix.ENOENT
+		e.Code, e.Msg, e.Err = errs.ErrNotExist, "no such segment (destroyed already; it lingers only until its last user detaches)", unix.ENOENT
 	case k.Form == keys.ID && errors.Is(err, unix.EINVAL):
-		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
-	case e.Code == ErrPermission:
+		e.Code, e.Msg, e.Err = errs.ErrNotExist, "no such segment", unix.ENOENT
+	case e.Code == errs.ErrPermission:
 		e.Msg = "permission denied: only the segment's owner, its creator or a privileged process may destroy it"
 	}
 	return e
@@ -243,10 +244,10 @@ func (sysvBackend) stat(k keys.Key) (Info, error) {
 	return sysvInfo(id, &d), nil
 }
 
-func (sysvBackend) statError(op string, k keys.Key, err error) *Error {
-	e := osError(op, k.String(), err)
+func (sysvBackend) statError(op string, k keys.Key, err error) *errs.Error {
+	e := errs.OS(op, k.String(), err)
 	if k.Form == keys.ID && errors.Is(err, unix.EINVAL) {
-		e.Code, e.Msg, e.Err = ErrNotExist, "no such segment", unix.ENOENT
+		e.Code, e.Msg, e.Err = errs.ErrNotExist, "no such segment", unix.ENOENT
 	}
 	return e
 }
@@ -254,7 +255,7 @@ func (sysvBackend) statError(op string, k keys.Key, err error) *Error {
 func (sysvBackend) list() ([]Info, error) {
 	segs, err := sysv.List()
 	if err != nil {
-		return nil, &Error{Op: "list", Key: "/proc/sysvipc/shm", Code: ErrOS, Msg: fmt.Sprint(err), Err: err}
+		return nil, &errs.Error{Op: "list", Key: "/proc/sysvipc/shm", Code: errs.ErrOS, Msg: fmt.Sprint(err), Err: err}
 	}
 	infos := make([]Info, 0, len(segs))
 	for i := range segs {

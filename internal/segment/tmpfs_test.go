@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/posix"
 )
 
@@ -49,7 +50,7 @@ func fullDevShm() int {
 		}
 	}
 	_, err := Create("posix:/too-big", 4<<20, CreateOptions{})
-	check(errors.Is(err, ErrNoMemory), "4 MiB in a 1 MiB /dev/shm: got %v, want ErrNoMemory", err)
+	check(errors.Is(err, errs.ErrNoMemory), "4 MiB in a 1 MiB /dev/shm: got %v, want errs.ErrNoMemory", err)
 	_, statErr := os.Stat(posix.Path("too-big"))
 	check(os.IsNotExist(statErr), "the failed create left /dev/shm/too-big behind (%v)", statErr)
 
@@ -57,7 +58,7 @@ func fullDevShm() int {
 	made, err := Create("posix:/fits", 512<<10, CreateOptions{})
 	check(err == nil, "512 KiB in a 1 MiB /dev/shm: %v", err)
 	_, err = Create("posix:/no-room-left", 768<<10, CreateOptions{})
-	check(errors.Is(err, ErrNoMemory), "768 KiB more: got %v, want ErrNoMemory", err)
+	check(errors.Is(err, errs.ErrNoMemory), "768 KiB more: got %v, want errs.ErrNoMemory", err)
 
 	// Sparse opts out of the reservation: created, though it cannot be filled.
 	sparse, err := Create("posix:/sparse", 4<<20, CreateOptions{Sparse: true})

@@ -19,7 +19,7 @@ func gofmt(b *strings.Builder) ([]byte, error) {
 func genGoCodes(h *Header, _ *Tree) ([]byte, error) {
 	var b strings.Builder
 	fmt.Fprintln(&b, header("//"))
-	b.WriteString("\npackage segment\n\n// The SHMLIB_E* codes of include/shmlib.h.\nconst (\n")
+	b.WriteString("\npackage errs\n\n// The SHMLIB_E* codes of include/shmlib.h.\nconst (\n")
 	for _, c := range h.errorCodes() {
 		fmt.Fprintf(&b, "\t%s Code = %d // %s: %s\n", c.GoName, c.Value, c.Name, c.Doc)
 	}
@@ -45,10 +45,10 @@ func genGoVersion(h *Header, _ *Tree) ([]byte, error) {
 func genGoBindingCodes(h *Header, _ *Tree) ([]byte, error) {
 	var b strings.Builder
 	fmt.Fprintln(&b, header("//"))
-	b.WriteString("\npackage shmlib\n\nimport \"github.com/libshm/libshm/internal/segment\"\n\n" +
+	b.WriteString("\npackage shmlib\n\nimport \"github.com/libshm/libshm/internal/errs\"\n\n" +
 		"// The codes, for errors.Is(err, shmlib.ErrNotExist) and for Error.Code.\nconst (\n")
 	for _, c := range h.errorCodes() {
-		fmt.Fprintf(&b, "\t%s = segment.%s // %s: %s\n", c.GoName, c.GoName, c.Name, c.Doc)
+		fmt.Fprintf(&b, "\t%s = errs.%s // %s: %s\n", c.GoName, c.GoName, c.Name, c.Doc)
 	}
 	b.WriteString(")\n")
 	return gofmt(&b)

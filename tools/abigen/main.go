@@ -29,7 +29,7 @@ type output struct {
 var outputs = []output{
 	{"capi/forward_gen.c", genForwarders},
 	{"capi/exports.map", genExportMap},
-	{"internal/segment/codes_gen.go", genGoCodes},
+	{"internal/errs/codes_gen.go", genGoCodes},
 	{"internal/segment/version_gen.go", genGoVersion},
 	{"bindings/go/shmlib/codes_gen.go", genGoBindingCodes},
 	{"tests/internal/shmso/abi_gen.go", genShmso},

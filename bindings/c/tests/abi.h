@@ -11,7 +11,7 @@
 /* The error codes run from -1 down to ABI_LOWEST_CODE without a gap. */
 #define ABI_LOWEST_CODE SHMLIB_EWOKEN
 /* How many functions the header declares. */
-#define ABI_FUNCTIONS 26
+#define ABI_FUNCTIONS 27
 
 /* The SHMLIB_* name of a return code, NULL for a value that is none. */
 static inline const char *abi_code_name(int rc)

@@ -2,28 +2,28 @@
 
 package shmlib
 
-import "github.com/libshm/libshm/internal/segment"
+import "github.com/libshm/libshm/internal/errs"
 
 // The codes, for errors.Is(err, shmlib.ErrNotExist) and for Error.Code.
 const (
-	ErrInvalid      = segment.ErrInvalid      // SHMLIB_EINVAL: NULL, malformed key, size 0, unknown flag
-	ErrNotExist     = segment.ErrNotExist     // SHMLIB_ENOENT: never created, or destroyed
-	ErrExist        = segment.ErrExist        // SHMLIB_EEXIST: a segment with this key already exists
-	ErrPermission   = segment.ErrPermission   // SHMLIB_EACCES: by the segment's mode or owner
-	ErrNoMemory     = segment.ErrNoMemory     // SHMLIB_ENOMEM: not enough memory, or over a system limit (shmmax, shmall, shmmni, /dev/shm size, RLIMIT_MEMLOCK)
-	ErrRange        = segment.ErrRange        // SHMLIB_ERANGE: an output buffer is too small
-	ErrNotAttached  = segment.ErrNotAttached  // SHMLIB_ENOTATTACHED: the address is not a live mapping made by shmlib_attach()
-	ErrNotSupported = segment.ErrNotSupported // SHMLIB_ENOTSUP: not supported here (e.g. huge pages on a system that has none)
-	ErrFault        = segment.ErrFault        // SHMLIB_EFAULT: a memory fault while the library touched a segment
-	ErrForked       = segment.ErrForked       // SHMLIB_EFORKED: called in a child made by fork() without exec()
-	ErrOS           = segment.ErrOS           // SHMLIB_EOS: another error from the operating system; the message names it
-	ErrInternal     = segment.ErrInternal     // SHMLIB_EINTERNAL: a bug in libshm; the message says where. Please report it.
-	ErrTimeout      = segment.ErrTimeout      // SHMLIB_ETIMEDOUT: the timeout passed (or was 0) before the call could proceed
-	ErrEndOfStream  = segment.ErrEndOfStream  // SHMLIB_EEOS: the producer closed and every message was received
-	ErrPeerGone     = segment.ErrPeerGone     // SHMLIB_EPEER: the other end's process died; what it committed is still readable
-	ErrCorrupt      = segment.ErrCorrupt      // SHMLIB_ECORRUPT: the channel's shared state is inconsistent (scribbled on)
-	ErrBusy         = segment.ErrBusy         // SHMLIB_EBUSY: that end is held by a live process, or in use by another thread
-	ErrTooLarge     = segment.ErrTooLarge     // SHMLIB_EMSGSIZE: a message larger than the channel carries
-	ErrInterrupted  = segment.ErrInterrupted  // SHMLIB_EINTR: a signal ended a wait (only on ends opened with SHMLIB_CHAN_EINTR)
-	ErrWoken        = segment.ErrWoken        // SHMLIB_EWOKEN: another thread ended a wait: shmlib_chan_wake, or a close or handover of the end
+	ErrInvalid      = errs.ErrInvalid      // SHMLIB_EINVAL: NULL, malformed key, size 0, unknown flag
+	ErrNotExist     = errs.ErrNotExist     // SHMLIB_ENOENT: never created, or destroyed
+	ErrExist        = errs.ErrExist        // SHMLIB_EEXIST: a segment with this key already exists
+	ErrPermission   = errs.ErrPermission   // SHMLIB_EACCES: by the segment's mode or owner
+	ErrNoMemory     = errs.ErrNoMemory     // SHMLIB_ENOMEM: not enough memory, or over a system limit (shmmax, shmall, shmmni, /dev/shm size, RLIMIT_MEMLOCK)
+	ErrRange        = errs.ErrRange        // SHMLIB_ERANGE: an output buffer is too small
+	ErrNotAttached  = errs.ErrNotAttached  // SHMLIB_ENOTATTACHED: the address is not a live mapping made by shmlib_attach()
+	ErrNotSupported = errs.ErrNotSupported // SHMLIB_ENOTSUP: not supported here (e.g. huge pages on a system that has none)
+	ErrFault        = errs.ErrFault        // SHMLIB_EFAULT: a memory fault while the library touched a segment
+	ErrForked       = errs.ErrForked       // SHMLIB_EFORKED: called in a child made by fork() without exec()
+	ErrOS           = errs.ErrOS           // SHMLIB_EOS: another error from the operating system; the message names it
+	ErrInternal     = errs.ErrInternal     // SHMLIB_EINTERNAL: a bug in libshm; the message says where. Please report it.
+	ErrTimeout      = errs.ErrTimeout      // SHMLIB_ETIMEDOUT: the timeout passed (or was 0) before the call could proceed
+	ErrEndOfStream  = errs.ErrEndOfStream  // SHMLIB_EEOS: the producer closed and every message was received
+	ErrPeerGone     = errs.ErrPeerGone     // SHMLIB_EPEER: the other end's process died; what it committed is still readable
+	ErrCorrupt      = errs.ErrCorrupt      // SHMLIB_ECORRUPT: the channel's shared state is inconsistent (scribbled on)
+	ErrBusy         = errs.ErrBusy         // SHMLIB_EBUSY: that end is held by a live process, or in use by another thread
+	ErrTooLarge     = errs.ErrTooLarge     // SHMLIB_EMSGSIZE: a message larger than the channel carries
+	ErrInterrupted  = errs.ErrInterrupted  // SHMLIB_EINTR: a signal ended a wait (only on ends opened with SHMLIB_CHAN_EINTR)
+	ErrWoken        = errs.ErrWoken        // SHMLIB_EWOKEN: another thread ended a wait: shmlib_chan_wake, or a close or handover of the end
 )

@@ -1,6 +1,6 @@
 package shmlib
 
-import "github.com/libshm/libshm/internal/segment"
+import "github.com/libshm/libshm/internal/errs"
 
 // Error is every failure of this package. Its fields:
 //
@@ -13,7 +13,7 @@ import "github.com/libshm/libshm/internal/segment"
 //
 // Error() is "Op Key: Msg". errors.Is matches Code, the io/fs sentinel that
 // Code stands for (see [Code]), and anything Err matches, such as an errno.
-type Error = segment.Error
+type Error = errs.Error
 
 // Code classifies a failure. The values are those of the C API's SHMLIB_E*
 // codes, so a Go process and a C process report a failure alike. A Code is
@@ -21,4 +21,4 @@ type Error = segment.Error
 // ErrInvalid also match fs.ErrNotExist, fs.ErrExist, fs.ErrPermission and
 // fs.ErrInvalid. The constants are in codes_gen.go, generated from the
 // header.
-type Code = segment.Code
+type Code = errs.Code

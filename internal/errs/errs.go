@@ -1,4 +1,8 @@
-package segment
+// Package errs is how libshm classifies a failure: the SHMLIB_E* codes of
+// include/shmlib.h (generated into codes_gen.go) and the one error type
+// every layer returns, so that the C boundary passes codes through
+// unchanged. It sits below segment and channel, which both report with it.
+package errs
 
 import (
 	"errors"
@@ -12,7 +16,7 @@ import (
 
 // Code classifies a failure. Its values are the SHMLIB_E* codes of
 // include/shmlib.h, so the C boundary passes them through unchanged.
-// A Code is itself an error: errors.Is(err, segment.ErrNotExist) works.
+// A Code is itself an error: errors.Is(err, errs.ErrNotExist) works.
 // The constants and their texts are generated from the header
 // (codes_gen.go).
 type Code int
@@ -33,7 +37,7 @@ func (c Code) Is(target error) bool {
 	return false
 }
 
-// Error is every failure of this package: the operation, the key as the
+// Error is every failure of libshm's core: the operation, the key as the
 // caller gave it, a classification and a message a person can act on.
 type Error struct {
 	Op   string // "create", "attach", "detach", "destroy", "stat", "list", "ftok"
@@ -53,7 +57,7 @@ func (e *Error) Error() string {
 }
 
 // Unwrap exposes both the classification and the cause:
-// errors.Is(err, segment.ErrNotExist) and errors.Is(err, unix.ENOENT) both hold.
+// errors.Is(err, errs.ErrNotExist) and errors.Is(err, unix.ENOENT) both hold.
 func (e *Error) Unwrap() []error {
 	if e.Err == nil {
 		return []error{e.Code}
@@ -62,7 +66,7 @@ func (e *Error) Unwrap() []error {
 }
 
 // CodeOf returns the code of any error: an *Error's own, ErrInternal for
-// errors that did not come from this package (they are bugs).
+// errors that did not come from libshm's core (they are bugs).
 func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
@@ -75,15 +79,15 @@ func CodeOf(err error) Code {
 	return ErrInternal
 }
 
-// NewError makes an *Error with no cause; for failures found by libshm
+// New makes an *Error with no cause; for failures found by libshm
 // itself rather than reported by the kernel.
-func NewError(op, key string, code Code, msg string) *Error {
+func New(op, key string, code Code, msg string) *Error {
 	return &Error{Op: op, Key: key, Code: code, Msg: msg}
 }
 
-// osError classifies an error of the kernel by its errno. Callers that know
+// OS classifies an error of the kernel by its errno. Callers that know
 // better what an errno means for their operation check for it first.
-func osError(op, key string, err error) *Error {
+func OS(op, key string, err error) *Error {
 	e := &Error{Op: op, Key: key, Err: err}
 	var errno unix.Errno
 	if !errors.As(err, &errno) {
@@ -104,17 +108,17 @@ func osError(op, key string, err error) *Error {
 	case unix.ENOSPC:
 		e.Code, e.Msg = ErrNoMemory, "not enough space for shared memory"
 	case unix.ENAMETOOLONG, unix.EINVAL:
-		e.Code, e.Msg = ErrInvalid, "invalid argument ("+errnoText(err)+")"
+		e.Code, e.Msg = ErrInvalid, "invalid argument ("+ErrnoText(err)+")"
 	case unix.EFAULT:
 		e.Code, e.Msg = ErrFault, "bad address"
 	default:
-		e.Code, e.Msg = ErrOS, errnoText(err)
+		e.Code, e.Msg = ErrOS, ErrnoText(err)
 	}
 	return e
 }
 
-// syscallOf names the system call that failed, "" if err does not say.
-func syscallOf(err error) string {
+// SyscallOf names the system call that failed, "" if err does not say.
+func SyscallOf(err error) string {
 	var se *os.SyscallError
 	if errors.As(err, &se) {
 		return se.Syscall
@@ -122,9 +126,9 @@ func syscallOf(err error) string {
 	return ""
 }
 
-// errnoText is "shmget: no space left on device": the system call and the
+// ErrnoText is "shmget: no space left on device": the system call and the
 // error, without the path that os.PathError would repeat.
-func errnoText(err error) string {
+func ErrnoText(err error) string {
 	var se *os.SyscallError
 	if errors.As(err, &se) {
 		return se.Syscall + ": " + se.Err.Error()
