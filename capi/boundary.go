@@ -34,23 +34,24 @@ func call(op string, body func() C.int) (rc C.int) {
 // else, a nil dereference included (the C guards refuse pointers below
 // 4096, so Go never meets a caller's NULL), is a bug in libshm.
 func recoverInto(op string, rc *C.int) {
-	r := recover()
-	if r == nil {
-		return
+	if r := recover(); r != nil {
+		*rc = fail(panicError(op, r))
 	}
-	if f, ok := r.(faultError); ok {
-		if key, in := segment.MappingAt(f.Addr()); in {
-			*rc = fail(&errs.Error{Op: op, Key: key, Code: errs.ErrFault,
-				Msg: fmt.Sprintf("the segment's memory went away under the call (fault at %#x): another process "+
-					"probably truncated it; detach it, and have its creator make it again", f.Addr())})
-			return
-		}
-		*rc = fail(&errs.Error{Op: op, Code: errs.ErrFault,
-			Msg: "a pointer argument points to memory that cannot be accessed"})
-		return
+}
+
+// panicError is recoverInto's verdict on the panic r of a call op.
+func panicError(op string, r any) *errs.Error {
+	f, ok := r.(faultError)
+	if !ok {
+		return &errs.Error{Op: op, Code: errs.ErrInternal,
+			Msg: fmt.Sprintf("internal error: %v (please report this as a bug in libshm)", r)}
 	}
-	*rc = fail(&errs.Error{Op: op, Code: errs.ErrInternal,
-		Msg: fmt.Sprintf("internal error: %v (please report this as a bug in libshm)", r)})
+	if key, in := segment.MappingAt(f.Addr()); in {
+		return &errs.Error{Op: op, Key: key, Code: errs.ErrFault,
+			Msg: fmt.Sprintf("the segment's memory went away under the call (fault at %#x): another process "+
+				"probably truncated it; detach it, and have its creator make it again", f.Addr())}
+	}
+	return &errs.Error{Op: op, Code: errs.ErrFault, Msg: "a pointer argument points to memory that cannot be accessed"}
 }
 
 // faultError is the panic of a memory fault under debug.SetPanicOnFault.
