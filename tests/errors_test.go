@@ -3,8 +3,6 @@ package tests
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/segment"
+	"github.com/libshm/libshm/tests/internal/shmso"
 )
 
 // TestErrorsCrossIntact: the same bad call made from Go (purego), C and
@@ -124,7 +123,7 @@ func failure(p *proc) (int, string) {
 // languages agree among themselves.
 func TestStrerror(t *testing.T) {
 	t.Parallel()
-	codes := headerCodes(t)
+	codes := shmso.Codes // generated from the header
 	lowest, highest := 0, 0
 	for code := range codes {
 		lowest, highest = min(lowest, code), max(highest, code)
@@ -164,24 +163,3 @@ func TestStrerror(t *testing.T) {
 		p.end()
 	}
 }
-
-// headerCodes reads the return codes include/shmlib.h defines, by value:
-// SHMLIB_OK, SHMLIB_OPENED and every SHMLIB_E*.
-func headerCodes(t *testing.T) map[int]string {
-	t.Helper()
-	header, err := os.ReadFile(filepath.Join(suite.root, "include", "shmlib.h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes := map[int]string{}
-	for _, m := range codeDefine.FindAllStringSubmatch(string(header), -1) {
-		n, _ := strconv.Atoi(m[2])
-		codes[n] = m[1]
-	}
-	if len(codes) < 3 {
-		t.Fatalf("found only %v in include/shmlib.h", codes)
-	}
-	return codes
-}
-
-var codeDefine = regexp.MustCompile(`(?m)^#define (SHMLIB_(?:OK|OPENED|E[A-Z]+))\s+(-?\d+)\b`)

@@ -90,7 +90,11 @@ func genShmso(h *Header, _ *Tree) ([]byte, error) {
 			fmt.Fprintf(&b, "\t%s = %d\n", camel(d.Name, true), d.Value)
 		}
 	}
-	b.WriteString(")\n\n// functions holds one field per function of the header.\ntype functions struct {\n")
+	b.WriteString(")\n\n// Codes names every return code of the header, by value.\nvar Codes = map[int]string{\n")
+	for _, c := range h.Codes {
+		fmt.Fprintf(&b, "\t%d: %q,\n", c.Value, c.Name)
+	}
+	b.WriteString("}\n\n// functions holds one field per function of the header.\ntype functions struct {\n")
 	for _, f := range h.Funcs {
 		var params []string
 		for _, p := range f.Params {

@@ -30,14 +30,12 @@ static void test_version(void)
 
 static void test_strerror(void)
 {
-    static const int codes[] = {
-        SHMLIB_OK,     SHMLIB_EINVAL, SHMLIB_ENOENT,       SHMLIB_EEXIST,  SHMLIB_EACCES,
-        SHMLIB_ENOMEM, SHMLIB_ERANGE, SHMLIB_ENOTATTACHED, SHMLIB_ENOTSUP, SHMLIB_EFAULT,
-        SHMLIB_EFORKED, SHMLIB_EOS,   SHMLIB_EINTERNAL,   SHMLIB_ETIMEDOUT, SHMLIB_EEOS,
-        SHMLIB_EPEER,  SHMLIB_ECORRUPT, SHMLIB_EBUSY,     SHMLIB_EMSGSIZE, SHMLIB_EINTR,
-        SHMLIB_EWOKEN,
-    };
+    /* Every code of the header (abi.h): 0 down to the lowest, and OPENED. */
+    int codes[1 - ABI_LOWEST_CODE + 1];
     const size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i + 1 < n; i++)
+        codes[i] = -(int)i;
+    codes[n - 1] = SHMLIB_OPENED;
     const char *texts[sizeof codes / sizeof codes[0]];
 
     for (size_t i = 0; i < n; i++) {
@@ -58,7 +56,7 @@ static void test_strerror(void)
     /* The header's own example. */
     CHECK_STR(shmlib_strerror(SHMLIB_ENOENT), "no such segment");
 
-    static const int unknown[] = {-21, -100, 2, 42, INT_MIN, INT_MAX};
+    const int unknown[] = {ABI_LOWEST_CODE - 1, -100, 2, 42, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         CHECKF(shmlib_strerror(unknown[i]) != NULL &&
                    strcmp(shmlib_strerror(unknown[i]), "unknown error code") == 0,

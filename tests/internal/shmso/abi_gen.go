@@ -54,6 +54,30 @@ const (
 	WaitForever   = -1
 )
 
+// Codes names every return code of the header, by value.
+var Codes = map[int]string{
+	1:   "SHMLIB_OPENED",
+	0:   "SHMLIB_OK",
+	-1:  "SHMLIB_EINVAL",
+	-2:  "SHMLIB_ENOENT",
+	-3:  "SHMLIB_EEXIST",
+	-4:  "SHMLIB_EACCES",
+	-5:  "SHMLIB_ENOMEM",
+	-6:  "SHMLIB_ERANGE",
+	-7:  "SHMLIB_ENOTATTACHED",
+	-8:  "SHMLIB_ENOTSUP",
+	-9:  "SHMLIB_EFAULT",
+	-10: "SHMLIB_EFORKED",
+	-11: "SHMLIB_EOS",
+	-12: "SHMLIB_EINTERNAL",
+	-13: "SHMLIB_ETIMEDOUT",
+	-14: "SHMLIB_EEOS",
+	-15: "SHMLIB_EPEER",
+	-16: "SHMLIB_ECORRUPT",
+	-17: "SHMLIB_EBUSY",
+	-18: "SHMLIB_EMSGSIZE",
+}
+
 // functions holds one field per function of the header.
 type functions struct {
 	version        func() uint32
