@@ -54,15 +54,27 @@ func genGoBindingCodes(h *Header, _ *Tree) ([]byte, error) {
 	return gofmt(&b)
 }
 
-// Go types of the purego binding, by C type.
+// Go types of the purego binding, by C type; a pointer to any of the
+// value types is a pointer to its Go type (puregoType).
 var puregoTypes = map[string]string{
 	"int": "int32", "unsigned int": "uint32", "size_t": "uintptr", "uint32_t": "uint32",
-	"uint64_t": "uint64", "int64_t": "int64", "shmlib_chan_t": "uint64",
+	"int32_t": "int32", "uint64_t": "uint64", "int64_t": "int64", "shmlib_chan_t": "uint64",
+	"shmlib_stat_t": "Stat",
 	"const char *": "string", "char *": "*byte",
 	"void *": "unsafe.Pointer", "const void *": "unsafe.Pointer",
 	"void **": "*unsafe.Pointer", "const void **": "*unsafe.Pointer",
-	"size_t *": "*uintptr", "uint64_t *": "*uint64", "shmlib_chan_t *": "*uint64",
-	"shmlib_stat_t *": "*Stat",
+}
+
+func puregoType(t string) (string, bool) {
+	if g, ok := puregoTypes[t]; ok {
+		return g, true
+	}
+	if base, ok := strings.CutSuffix(strings.TrimPrefix(t, "const "), " *"); ok {
+		if g, ok := puregoTypes[base]; ok && !strings.HasSuffix(base, "*") {
+			return "*" + g, true
+		}
+	}
+	return "", false
 }
 
 // camel turns snake_case into camelCase (or CamelCase, upper).
@@ -98,13 +110,13 @@ func genShmso(h *Header, _ *Tree) ([]byte, error) {
 	for _, f := range h.Funcs {
 		var params []string
 		for _, p := range f.Params {
-			t, ok := puregoTypes[p.Type]
+			t, ok := puregoType(p.Type)
 			if !ok {
 				return nil, fmt.Errorf("%s: no Go type for %q: add it to puregoTypes", f.Name, p.Type)
 			}
 			params = append(params, t)
 		}
-		ret, ok := puregoTypes[f.Ret]
+		ret, ok := puregoType(f.Ret)
 		if !ok {
 			return nil, fmt.Errorf("%s: no Go type for %q", f.Name, f.Ret)
 		}

@@ -242,6 +242,7 @@ func (p *exprParser) unary() (int64, error) {
 }
 
 func (h *Header) parseFuncs(src string) error {
+	prevEnd := -1
 	for _, m := range protoRE.FindAllStringSubmatchIndex(src, -1) {
 		f := Func{Name: src[m[4]:m[5]], Ret: normType(src[m[2]:m[3]])}
 		if params := strings.TrimSpace(src[m[6]:m[7]]); params != "void" {
@@ -255,10 +256,14 @@ func (h *Header) parseFuncs(src string) error {
 			}
 		}
 		f.Doc = docBefore(src[:m[0]])
+		if f.Doc == "" && prevEnd >= 0 && strings.TrimSpace(src[prevEnd:m[0]]) == "" {
+			f.Doc = h.Funcs[len(h.Funcs)-1].Doc // prototypes that share one comment
+		}
 		if f.Doc == "" {
 			return fmt.Errorf("include/shmlib.h: %s has no comment before it", f.Name)
 		}
 		h.Funcs = append(h.Funcs, f)
+		prevEnd = m[1]
 	}
 	if len(h.Funcs) == 0 {
 		return fmt.Errorf("include/shmlib.h: no shmlib_ functions found")

@@ -20,7 +20,7 @@ func ctype(t string) (string, error) {
 		return s, nil
 	}
 	if strings.HasSuffix(t, " *") {
-		inner, err := ctype(strings.TrimSuffix(t, " *"))
+		inner, err := ctype(strings.TrimPrefix(strings.TrimSuffix(t, " *"), "const "))
 		return "POINTER(" + inner + ")", err
 	}
 	return "", fmt.Errorf("no ctypes type for %q: add it to ctypesTypes", t)
