@@ -60,7 +60,7 @@ var puregoTypes = map[string]string{
 	"int": "int32", "unsigned int": "uint32", "size_t": "uintptr", "uint32_t": "uint32",
 	"int32_t": "int32", "uint64_t": "uint64", "int64_t": "int64", "shmlib_chan_t": "uint64",
 	"shmlib_stat_t": "Stat",
-	"const char *": "string", "char *": "*byte",
+	"const char *":  "string", "char *": "*byte",
 	"void *": "unsafe.Pointer", "const void *": "unsafe.Pointer",
 	"void **": "*unsafe.Pointer", "const void **": "*unsafe.Pointer",
 }
