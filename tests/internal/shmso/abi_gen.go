@@ -76,6 +76,8 @@ var Codes = map[int]string{
 	-16: "SHMLIB_ECORRUPT",
 	-17: "SHMLIB_EBUSY",
 	-18: "SHMLIB_EMSGSIZE",
+	-19: "SHMLIB_EINTR",
+	-20: "SHMLIB_EWOKEN",
 }
 
 // functions holds one field per function of the header.
