@@ -16,6 +16,7 @@
 #include "_cgo_export.h"
 #include "guard.h"
 #include "chan.h"
+#include "chan_giveback.h"
 
 const char *shmlib_strerror(int code)
 {
@@ -195,6 +196,18 @@ int shmlib_chan_release(shmlib_chan_t chan)
 {
     GUARD("chan_release");
     return libshm_chan_release(chan);
+}
+
+int shmlib_chan_unreserve(shmlib_chan_t chan)
+{
+    GUARD("chan_unreserve");
+    return libshm_chan_unreserve(chan);
+}
+
+int shmlib_chan_unpeek(shmlib_chan_t chan)
+{
+    GUARD("chan_unpeek");
+    return libshm_chan_unpeek(chan);
 }
 
 int shmlib_chan_wake(shmlib_chan_t chan)

@@ -871,6 +871,26 @@ int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_pt
 int shmlib_chan_release(shmlib_chan_t chan);
 
 /*
+ * Producer: gives back the pending reservation without publishing
+ * anything: the consumer never sees it, and the next reserve or send
+ * starts afresh. The pointer reserve returned must not be used after.
+ *
+ * Errors: SHMLIB_EINVAL (not a producer handle, or nothing reserved),
+ * SHMLIB_EBUSY.
+ */
+int shmlib_chan_unreserve(shmlib_chan_t chan);
+
+/*
+ * Consumer: gives back the message peek holds without consuming it: it
+ * stays first in the channel, and the next peek or recv returns it again.
+ * The pointer peek returned must not be used after.
+ *
+ * Errors: SHMLIB_EINVAL (not a consumer handle, or no message held),
+ * SHMLIB_EBUSY.
+ */
+int shmlib_chan_unpeek(shmlib_chan_t chan);
+
+/*
  * Ends the wait in flight on chan in another thread, or if none, the next
  * wait on it, with SHMLIB_EWOKEN (one wait per wake; calls that need not
  * wait do not use it up). Safe to call from any thread at any time,

@@ -3,7 +3,7 @@
  * hostile arguments, against a model of what must come back.
  *
  * A seeded driver (the seed is printed; --seed replays it) makes CALLS calls
- * (default 1,000,000; --quick: 50,000) to all 26 functions of shmlib.h:
+ * (default 1,000,000; --quick: 50,000) to all the functions of shmlib.h:
  * NULL, unreadable (PROT_NONE pages, unmapped holes, wild addresses) and
  * read-only pointers; keys that are malformed, overlong, non-UTF-8, full of
  * control bytes, unterminated right before a PROT_NONE page (shorter and
@@ -137,6 +137,8 @@ static void one_call(void)
     case F_REAP: call_reap(); break;
     case F_CHAN_HANDOVER: call_chan_handover(); break;
     case F_KEY_NORMALIZE: call_key_normalize(); break;
+    case F_CHAN_UNRESERVE: call_chan_give_back(0); break;
+    case F_CHAN_UNPEEK: call_chan_give_back(1); break;
     }
     /* Helper calls made after the checked one (a stat for a new segment's
      * id, the recovery after a fault) may have set the last error. */

@@ -11,7 +11,7 @@
 /* The error codes run from -1 down to ABI_LOWEST_CODE without a gap. */
 #define ABI_LOWEST_CODE SHMLIB_EWOKEN
 /* How many functions the header declares. */
-#define ABI_FUNCTIONS 27
+#define ABI_FUNCTIONS 29
 
 /* The SHMLIB_* name of a return code, NULL for a value that is none. */
 static inline const char *abi_code_name(int rc)
@@ -73,6 +73,8 @@ static inline const char *abi_function(size_t i)
         "shmlib_chan_recv",
         "shmlib_chan_peek",
         "shmlib_chan_release",
+        "shmlib_chan_unreserve",
+        "shmlib_chan_unpeek",
         "shmlib_chan_wake",
     };
     return i < sizeof names / sizeof names[0] ? names[i] : NULL;
@@ -187,6 +189,14 @@ static inline const int *abi_documented(const char *name)
         return codes;
     }
     if (strcmp(name, "shmlib_chan_release") == 0) {
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_EBUSY, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_chan_unreserve") == 0) {
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_EBUSY, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_chan_unpeek") == 0) {
         static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_EBUSY, INT_MIN};
         return codes;
     }

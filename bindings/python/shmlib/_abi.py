@@ -111,5 +111,7 @@ PROTOTYPES = {
     "shmlib_chan_recv": (c_int, [chan_t, c_void_p, c_size_t, POINTER(c_size_t), c_int64]),
     "shmlib_chan_peek": (c_int, [chan_t, c_int64, POINTER(c_void_p), POINTER(c_size_t)]),
     "shmlib_chan_release": (c_int, [chan_t]),
+    "shmlib_chan_unreserve": (c_int, [chan_t]),
+    "shmlib_chan_unpeek": (c_int, [chan_t]),
     "shmlib_chan_wake": (c_int, [chan_t]),
 }

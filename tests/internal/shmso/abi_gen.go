@@ -108,6 +108,8 @@ type functions struct {
 	chanRecv       func(uint64, unsafe.Pointer, uintptr, *uintptr, int64) int32
 	chanPeek       func(uint64, int64, *unsafe.Pointer, *uintptr) int32
 	chanRelease    func(uint64) int32
+	chanUnreserve  func(uint64) int32
+	chanUnpeek     func(uint64) int32
 	chanWake       func(uint64) int32
 }
 
@@ -140,6 +142,8 @@ func (f *functions) table() map[string]any {
 		"shmlib_chan_recv":        &f.chanRecv,
 		"shmlib_chan_peek":        &f.chanPeek,
 		"shmlib_chan_release":     &f.chanRelease,
+		"shmlib_chan_unreserve":   &f.chanUnreserve,
+		"shmlib_chan_unpeek":      &f.chanUnpeek,
 		"shmlib_chan_wake":        &f.chanWake,
 	}
 }

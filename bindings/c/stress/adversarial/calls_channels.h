@@ -592,3 +592,32 @@ static void call_chan_release(void)
             ring_pop(g);
     }
 }
+
+/* chan_unreserve and chan_unpeek: the loan goes back and nothing is
+ * published or consumed; the ring model stays as it is (a peek already
+ * skipped the padding before its message). */
+static void call_chan_give_back(int unpeek)
+{
+    begin(unpeek ? F_CHAN_UNPEEK : F_CHAN_UNRESERVE);
+    int end = unpeek ? SHMLIB_CHAN_CONSUMER : SHMLIB_CHAN_PRODUCER;
+    int slot;
+    shmlib_chan_t h = gen_handle(end, &slot);
+    for (int i = 0; i < MAXHND && stress_below(&rng, 3) != 0; i++)
+        if (hnds[i].used && (unpeek ? hnds[i].held : hnds[i].reserved)) {
+            slot = i;
+            h = hnds[i].h;
+            break;
+        }
+    struct hnd *x = slot >= 0 ? &hnds[slot] : NULL;
+    int lent = x != NULL && (unpeek ? x->held : x->reserved);
+    uint32_t allowed = x == NULL || x->end != end || !lent ? B(SHMLIB_EINVAL) : B(0);
+    describe("shmlib_chan_%s(%" PRIu64 "%s)", unpeek ? "unpeek" : "unreserve", h,
+             x ? (lent ? " lending" : " not lending") : " not open");
+    int rc = unpeek ? shmlib_chan_unpeek(h) : shmlib_chan_unreserve(h);
+    check(rc, allowed, 0);
+    if (rc == 0 && x != NULL) {
+        x->held = 0;
+        x->reserved = 0;
+    }
+}
+
