@@ -19,12 +19,11 @@ The array refers back to its Channel, so the mapping outlives every view.
 
 A with-block is all or nothing. Leaving it normally commits or releases.
 Leaving it by an exception (or by that BufferError) sends nothing and
-consumes nothing: the library has no abort and no "unpeek", so the loan
-stays with this Channel, inactive. The next peek or recv on this end gets
-the same message again; the next reserve or send reuses the reserved space
-(and so may take at most that many bytes). close() drops a pending
-reservation, and leaves a held message for the next consumer, as
-shmlib_chan_close does.
+consumes nothing: the next call on this end gives the loan back
+(shmlib_chan_unreserve, shmlib_chan_unpeek) once no view of it is alive, so
+the next peek or recv gets the same message again, and the next reserve or
+send starts afresh. close() drops a pending reservation, and leaves a held
+message for the next consumer, as shmlib_chan_close does.
 
 Waiting: ends are opened with SHMLIB_CHAN_EINTR, so a signal that lands
 on the waiting thread ends the library's wait at once (SHMLIB_EINTR) and
@@ -44,8 +43,8 @@ import threading
 import time
 
 from . import _ffi, _fork, framing, keys
-from .errors import (Busy, BufferTooSmall, EndOfStream, InvalidArgument,
-                     MessageTooLarge, Timeout, check, from_code)
+from .errors import (Busy, EndOfStream, InvalidArgument, Timeout, check,
+                     from_code)
 from .segment import _creation_key, _KeyBuffer, _numpy
 
 _ENDS = {"producer": _ffi.CHAN_PRODUCER, "consumer": _ffi.CHAN_CONSUMER}
@@ -129,15 +128,13 @@ def _timeout_ns(op, key, timeout):
 
 class _Loan:
     """Ring memory lent to this process: the message a peek holds, or the
-    space a reserve set aside (`reserved` bytes, of which `length` are in
-    use). `active` while a with-block has it."""
+    space a reserve set aside. `active` while a with-block has it."""
 
-    __slots__ = ("address", "length", "reserved", "active", "_array")
+    __slots__ = ("address", "length", "active", "_array")
 
-    def __init__(self, address, length, reserved):
+    def __init__(self, address, length):
         self.address = address
         self.length = length
-        self.reserved = reserved
         self.active = True
         self._array = None  # made by the first view
 
@@ -217,15 +214,11 @@ class Channel:
 
     # -------------------------------------------------------------- calls
 
-    def _enter(self, op, end):
-        """Starts a call of `end` (or either end for None) and returns the
-        handle; the caller releases self._lock."""
+    def _enter(self, op):
+        """Starts a call and returns the handle; the caller releases
+        self._lock. Which end may make it, the library says."""
         if _fork.forked:
             _fork.refuse(op, self._key)
-        if end is not None and end != self._end:
-            verb = "sends" if end == "producer" else "receives"
-            raise InvalidArgument(_ffi.EINVAL, f"{op} {self._key}: only the "
-                                  f"{end} end {verb}")
         if not self._lock.acquire(blocking=False):
             raise Busy(_ffi.EBUSY, f"{op} {self._key}: another thread is in a "
                        f"call on this {self._end} end; an end is used by one "
@@ -256,24 +249,33 @@ class Channel:
             if deadline is not None:
                 left = max(deadline - time.monotonic_ns(), 0)
 
-    def _idle_loan(self, op):
-        """The loan a failed with-block left, if any; InvalidArgument while
-        a with-block is still using it."""
+    def _settle(self, op, handle):
+        """Gives back the loan a with-block left (it failed, or views of
+        the loan outlived it), before another call on this end; refuses
+        while a block still uses the loan or views of it are alive."""
         loan = self._loan
-        if loan is not None and loan.active:
+        if loan is None:
+            return
+        if loan.active:
             what = ("a reservation is pending" if self._end == "producer"
                     else "a message is held")
             raise InvalidArgument(_ffi.EINVAL, f"{op} {self._key}: {what} in "
                                   "a with-block; leave the block first")
-        return loan
+        if loan.views_alive():
+            raise self._views_error(op)
+        give_back = (_ffi.lib.shmlib_chan_unreserve if self._end == "producer"
+                     else _ffi.lib.shmlib_chan_unpeek)
+        check(give_back(handle))
+        self._loan = None
 
     def _views_error(self, op):
         if self._end == "producer":
-            what, fate = ("reserved space", "nothing is sent: the space stays "
-                          "reserved for the next reserve or send on this end")
+            what, fate = ("reserved space", "nothing is sent, and the space "
+                          "is given back once they are gone")
         else:
-            what, fate = ("held message", "the message stays held: the next "
-                          "peek or recv on this end delivers it again")
+            what, fate = ("held message", "the message stays held until they "
+                          "are gone; then the next peek or recv on this end "
+                          "delivers it again")
         return BufferError(f"{op} {self._key}: views of the {what} are still "
                            "alive (memoryviews, slices, numpy arrays); "
                            f"delete them first. {fate}")
@@ -287,23 +289,22 @@ class Channel:
         Raises MessageTooLarge beyond max_message, Timeout, PeerGone (the
         consumer died while the ring was full), Corrupt.
         """
-        address = None
-        if self._loan is None and type(data) is bytes:
+        if type(data) is bytes:
             address, size = data, len(data)
-        elif self._loan is None and type(data) is bytearray:
+        elif type(data) is bytearray:
             # ctypes gives the address of a writable buffer without a copy.
             size = len(data)
             address = (ctypes.c_char * size).from_buffer(data) if size else b""
-        if address is None:
-            # Other buffers (and a left-over reservation, which must be
-            # reused): copy into reserved space instead, still one copy.
+        else:
+            # Other buffers: copy into reserved space instead, still one copy.
             view = memoryview(data).cast("B")
             with self.reserve(len(view), timeout) as buf:
                 buf[:] = view
             return
         op = "chan_send"
-        handle = self._enter(op, "producer")
+        handle = self._enter(op)
         try:
+            self._settle(op, handle)
             rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_send(
                 handle, address, size, ns), timeout)
         finally:
@@ -328,44 +329,26 @@ class Channel:
 
     def _reserve_view(self, size, timeout):
         op = "chan_reserve"
-        handle = self._enter(op, "producer")
+        handle = self._enter(op)
         try:
             if size < 0:
                 raise InvalidArgument(_ffi.EINVAL, f"{op} {self._key}: size "
                                       f"must be 0 or more, not {size}")
-            loan = self._idle_loan(op)
-            if loan is None:
-                address = ctypes.c_void_p()
-                rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_reserve(
-                    handle, size, ns, ctypes.byref(address)), timeout)
-                if rc < 0:
-                    raise from_code(rc)
-                loan = _Loan(address.value, size, size)
-            else:  # reuse the space a failed block left pending
-                if size > self._max_message:
-                    raise MessageTooLarge(_ffi.EMSGSIZE, f"{op} {self._key}: "
-                                          f"{size} bytes is over this "
-                                          f"channel's limit of "
-                                          f"{self._max_message}")
-                if size > loan.reserved:
-                    raise InvalidArgument(
-                        _ffi.EINVAL, f"{op} {self._key}: a with-block that "
-                        f"failed left {loan.reserved} bytes reserved, and "
-                        "libshm cannot take a reservation back: reserve or "
-                        f"send at most {loan.reserved} bytes (the space is "
-                        "reused), or close this end")
-                if loan.views_alive():
-                    raise self._views_error(op)
-                loan = _Loan(loan.address, size, loan.reserved)
-            self._loan = loan
-            return loan.view(self, readonly=False)
+            self._settle(op, handle)
+            address = ctypes.c_void_p()
+            rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_reserve(
+                handle, size, ns, ctypes.byref(address)), timeout)
+            if rc < 0:
+                raise from_code(rc)
+            self._loan = _Loan(address.value, size)
+            return self._loan.view(self, readonly=False)
         finally:
             self._lock.release()
 
     def _commit(self, length):
         """Ends a reserve block that exited normally."""
         op = "chan_commit"
-        handle = self._enter(op, "producer")
+        handle = self._enter(op)
         try:
             loan = self._loan
             loan.active = False  # whatever happens next, the block is over
@@ -406,23 +389,20 @@ class Channel:
     # ----------------------------------------------------------- consumer
 
     def _hold(self, op, handle, timeout):
-        """The next message, held: the one a failed block left, if any,
-        else one from the library. Called with the lock held."""
-        loan = self._idle_loan(op)
-        if loan is None:
-            address, length = ctypes.c_void_p(), ctypes.c_size_t()
-            rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_peek(
-                handle, ns, ctypes.byref(address), ctypes.byref(length)),
-                timeout)
-            if rc < 0:
-                error = from_code(rc)
-                if op != "chan_peek":  # recv() peeks: name what was called
-                    error = type(error)(rc, error.message.replace(
-                        "chan_peek", op, 1))
-                raise error
-            loan = self._loan = _Loan(address.value, length.value,
-                                      length.value)
-        return loan
+        """The next message, held. Called with the lock held."""
+        self._settle(op, handle)
+        address, length = ctypes.c_void_p(), ctypes.c_size_t()
+        rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_peek(
+            handle, ns, ctypes.byref(address), ctypes.byref(length)),
+            timeout)
+        if rc < 0:
+            error = from_code(rc)
+            if op != "chan_peek":  # recv() peeks: name what was called
+                error = type(error)(rc, error.message.replace(
+                    "chan_peek", op, 1))
+            raise error
+        self._loan = _Loan(address.value, length.value)
+        return self._loan
 
     def _release(self, op, handle):
         """Releases the held message, if no view of it is alive."""
@@ -439,7 +419,7 @@ class Channel:
         it committed); Timeout; Corrupt.
         """
         op = "chan_recv"
-        handle = self._enter(op, "consumer")
+        handle = self._enter(op)
         try:
             loan = self._hold(op, handle, timeout)
             loan.active = False
@@ -460,20 +440,9 @@ class Channel:
         # the library's copy); TypeError if it is read-only or not
         # contiguous.
         target = (ctypes.c_char * view.nbytes).from_buffer(view)
-        handle = self._enter(op, "consumer")
+        handle = self._enter(op)
         try:
-            loan = self._idle_loan(op)
-            if loan is not None:  # a failed block left it: deliver it again
-                if loan.length > len(target):
-                    raise BufferTooSmall(
-                        _ffi.ERANGE, f"{op} {self._key}: the message has "
-                        f"{loan.length} bytes; the buffer holds "
-                        f"{len(target)}", loan.length)
-                if loan.views_alive():
-                    raise self._views_error(op)
-                ctypes.memmove(target, loan.address, loan.length)
-                self._release(op, handle)
-                return loan.length
+            self._settle(op, handle)
             length = ctypes.c_size_t()
             rc = self._wait(op, lambda ns: _ffi.lib.shmlib_chan_recv(
                 handle, target, len(target), ctypes.byref(length), ns),
@@ -502,7 +471,7 @@ class Channel:
 
     def _peek_view(self, timeout):
         op = "chan_peek"
-        handle = self._enter(op, "consumer")
+        handle = self._enter(op)
         try:
             loan = self._hold(op, handle, timeout)
             loan.active = True
@@ -513,7 +482,7 @@ class Channel:
     def _release_held(self):
         """Ends a peek block that exited normally."""
         op = "chan_release"
-        handle = self._enter(op, "consumer")
+        handle = self._enter(op)
         try:
             self._loan.active = False
             self._release(op, handle)
@@ -521,8 +490,8 @@ class Channel:
             self._lock.release()
 
     def _abandon(self):
-        """Ends a with-block left by an exception: the loan stays, for the
-        next call on this end (see the module docstring)."""
+        """Ends a with-block left by an exception: the next call on this
+        end gives the loan back (_settle)."""
         loan = self._loan
         if loan is not None:
             loan.active = False
@@ -599,7 +568,7 @@ class Channel:
     def _leave(self, op, call):
         """Ends this process's use of the end with call (close or handover),
         refusing while views of lent memory are alive."""
-        handle = self._enter(op, None)
+        handle = self._enter(op)
         try:
             loan = self._loan
             if loan is not None and loan.views_alive():
@@ -653,7 +622,8 @@ class _LoanBlock:
 
     Normal exit releases the view, then calls _finish(). An exception
     inside the block, or another view still alive (BufferError instead of
-    the call), abandons the loan: it stays with the Channel, inactive."""
+    the call), abandons the loan: the next call on the Channel gives it
+    back."""
 
     __slots__ = ()
 
@@ -685,9 +655,9 @@ class Reservation(_LoanBlock):
     Normal exit commits the first `length` bytes as one message and
     releases `buf`. Any other view of the space (a slice, a numpy array)
     must be gone by then: the block raises BufferError otherwise. An
-    exception inside the block, or that BufferError, sends nothing; the
-    space stays reserved (the library has no abort), and the next reserve
-    or send on this end reuses it: it may then take at most `size` bytes.
+    exception inside the block, or that BufferError, sends nothing: the
+    next call on this end gives the space back, once no view of it is
+    alive.
     """
 
     __slots__ = ("_channel", "_size", "_timeout", "_view", "length")
@@ -719,8 +689,9 @@ class Peek(_LoanBlock):
     producer) and releases the view. Any other view of it (a slice kept, a
     numpy array) must be gone by then: the block raises BufferError
     otherwise. An exception inside the block, or that BufferError,
-    consumes nothing: the message stays held, and the next peek or recv
-    on this end delivers it again (closing leaves it to the next consumer).
+    consumes nothing: the next call on this end gives the message back, and
+    a peek or recv delivers it again (closing leaves it to the next
+    consumer).
     """
 
     __slots__ = ("_channel", "_timeout", "_view")
