@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,10 @@ struct harness_test {
 #define HARNESS_TEST(fn) {#fn, fn}
 
 /* Runs the tests named in argv[1..], or all when none is, each after a
- * "-- NAME" line; returns harness_finish(). */
-static inline int harness_run(const struct harness_test *tests, size_t n, int argc, char **argv)
+ * "-- NAME" line and followed by after(NAME) unless it is NULL; returns
+ * harness_finish(). */
+static inline int harness_run_each(const struct harness_test *tests, size_t n, int argc, char **argv,
+                                   void (*after)(const char *name))
 {
     for (size_t i = 0; i < n; i++) {
         int wanted = argc < 2;
@@ -150,8 +153,15 @@ static inline int harness_run(const struct harness_test *tests, size_t n, int ar
         printf("-- %s\n", tests[i].name);
         fflush(stdout);
         tests[i].run();
+        if (after != NULL)
+            after(tests[i].name);
     }
     return harness_finish();
+}
+
+static inline int harness_run(const struct harness_test *tests, size_t n, int argc, char **argv)
+{
+    return harness_run_each(tests, n, argc, argv, NULL);
 }
 
 /* Starts the checks of a forked child: it inherited the parent's counters,
@@ -298,24 +308,29 @@ static inline int *harness_sysv_ids_created_by(pid_t cpid, size_t max, size_t *n
     return ids;
 }
 
-/* A byte pattern that differs per offset and per seed, for the data tests
- * write into segments and check from other mappings and processes. */
+/* Byte i of pattern `seed`, for the data tests write into segments and
+ * channels and check from other mappings and processes. The hash makes
+ * every seed differ from the others, and i >> 8 breaks the period of 256,
+ * so data delivered twice, out of order, shifted or torn shows. */
 static inline unsigned char harness_pattern(size_t i, unsigned seed)
 {
-    return (unsigned char)(i * 31u + seed * 7u + 1u);
+    uint32_t h = (seed + 1) * 2654435761u;
+    return (unsigned char)((h >> 16) + i * 31u + (i >> 8));
 }
 
-static inline void harness_fill(unsigned char *p, size_t len, unsigned seed)
+static inline void harness_fill(void *p, size_t len, unsigned seed)
 {
+    unsigned char *b = p;
     for (size_t i = 0; i < len; i++)
-        p[i] = harness_pattern(i, seed);
+        b[i] = harness_pattern(i, seed);
 }
 
 /* Offset of the first byte that is not harness_pattern(seed), or len. */
-static inline size_t harness_verify(const unsigned char *p, size_t len, unsigned seed)
+static inline size_t harness_verify(const void *p, size_t len, unsigned seed)
 {
+    const unsigned char *b = p;
     for (size_t i = 0; i < len; i++)
-        if (p[i] != harness_pattern(i, seed))
+        if (b[i] != harness_pattern(i, seed))
             return i;
     return len;
 }
