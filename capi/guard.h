@@ -6,8 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest last-error message kept, NUL included (shmlib.h promises < 512). */
-#define SHMLIB_ERROR_MAX 512
+#include "shmlib.h"
 
 /* Sets the calling thread's last-error message (truncated to fit). */
 void libshm_set_error(const char *msg, size_t len);

@@ -270,9 +270,13 @@ const char *shmlib_strerror(int code);
  *
  * Returns 0, or SHMLIB_ERANGE if the message was cut to fit (buf still holds
  * its beginning, NUL-terminated), or SHMLIB_EINVAL if buf is NULL or len is 0.
- * Messages are shorter than 512 bytes. Works in a forked child.
+ * Messages are shorter than SHMLIB_ERROR_MAX bytes, so a buffer of that size
+ * always holds one. Works in a forked child.
  */
 int shmlib_last_error(char *buf, size_t len);
+
+/* The size of a buffer that holds any last-error message, NUL included. */
+#define SHMLIB_ERROR_MAX 512
 
 /* ------------------------------------------------------------------ keys */
 

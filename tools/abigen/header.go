@@ -130,7 +130,9 @@ func (h *Header) parseDefines(src string) error {
 			d.Value = v
 		}
 		h.Defines = append(h.Defines, d)
-		if name == "OK" || name == "OPENED" || (strings.HasPrefix(name, "E") && !d.IsStr) {
+		// The codes: SHMLIB_OK, SHMLIB_OPENED, and SHMLIB_E followed by
+		// letters alone (SHMLIB_ERROR_MAX is a size, not a code).
+		if name == "OK" || name == "OPENED" || (strings.HasPrefix(name, "E") && !strings.Contains(name, "_") && !d.IsStr) {
 			m := codeRE.FindStringSubmatch(comment)
 			if m == nil {
 				return fmt.Errorf(`include/shmlib.h: SHMLIB_%s: its comment must start with its strerror text in quotes, e.g. /* "no such segment" (Go ErrNotExist): ... */`, name)

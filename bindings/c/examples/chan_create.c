@@ -51,7 +51,7 @@ static int parse_size(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    char key[SHMLIB_KEY_MAX], msg[512];
+    char key[SHMLIB_KEY_MAX], msg[SHMLIB_ERROR_MAX];
     uint64_t capacity;
 
     if (argc < 2 || argc > 3) {

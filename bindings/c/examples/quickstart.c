@@ -25,7 +25,7 @@
  * description says which kind of failure it was. */
 static void report(int rc)
 {
-    char msg[512];
+    char msg[SHMLIB_ERROR_MAX];
 
     shmlib_last_error(msg, sizeof msg);
     fprintf(stderr, "quickstart: %s (%s)\n", msg, shmlib_strerror(rc));
@@ -33,7 +33,7 @@ static void report(int rc)
 
 int main(void)
 {
-    char key[SHMLIB_KEY_MAX], msg[512];
+    char key[SHMLIB_KEY_MAX], msg[SHMLIB_ERROR_MAX];
     void *writer, *reader;
     uint64_t size;
     shmlib_stat_t st;

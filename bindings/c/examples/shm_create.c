@@ -50,7 +50,7 @@ enum { GREETING_OFF = 0, REPLY_OFF = 64, PATTERN_OFF = 128, AREA_LEN = 64 };
 
 static void report(int rc)
 {
-    char msg[512];
+    char msg[SHMLIB_ERROR_MAX];
 
     shmlib_last_error(msg, sizeof msg);
     fflush(stdout);

@@ -19,7 +19,7 @@
 
 static void report(int rc)
 {
-    char msg[512];
+    char msg[SHMLIB_ERROR_MAX];
 
     shmlib_last_error(msg, sizeof msg);
     fflush(stdout);

@@ -33,6 +33,7 @@ EMSGSIZE = -18  # "message too large" (Go ErrTooLarge): a message larger than th
 EINTR = -19  # "interrupted by a signal" (Go ErrInterrupted): a signal ended a wait (only on ends opened with SHMLIB_CHAN_EINTR)
 EWOKEN = -20  # "woken by another thread" (Go ErrWoken): another thread ended a wait: shmlib_chan_wake, or a close or handover of the end
 OPENED = 1  # "opened an existing segment"
+ERROR_MAX = 512
 KEY_MAX = 272
 OPEN_EXISTING = 0x100  # if the segment exists, open it instead of failing with SHMLIB_EEXIST (it must be at least `size` bytes)
 HUGETLB = 0x200  # System V only: back the segment with huge pages (SHM_HUGETLB); SHMLIB_ENOTSUP where none are reserved

@@ -22,8 +22,6 @@ from _thread import allocate_lock  # threading.Lock, without importing threading
 from ._abi import *  # noqa: F401,F403
 from ._abi import PROTOTYPES, Stat, VERSION_MAJOR, VERSION_MINOR
 
-ERROR_MAX = 512  # "Messages are shorter than 512 bytes."
-
 # The header fixes the layout at 408 bytes on every Linux ABI.
 assert ctypes.sizeof(Stat) == 408, ctypes.sizeof(Stat)
 

@@ -32,6 +32,7 @@ const (
 	Eintr         = -19
 	Ewoken        = -20
 	Opened        = 1
+	ErrorMax      = 512
 	KeyMax        = 272
 	OpenExisting  = 256
 	Hugetlb       = 512

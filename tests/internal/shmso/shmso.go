@@ -16,9 +16,6 @@ import (
 	"github.com/ebitengine/purego"
 )
 
-// errorMax holds any last-error message: the header says "shorter than 512".
-const errorMax = 512
-
 // Lib is the loaded library: one field per function of the header
 // (abi_gen.go, generated from it).
 type Lib struct {
@@ -71,7 +68,7 @@ func (l *Lib) Strerror(code int) string { return l.strerror(int32(code)) }
 
 // LastError is shmlib_last_error() of the calling thread.
 func (l *Lib) LastError() string {
-	var buf [errorMax]byte
+	var buf [ErrorMax]byte
 	l.lastError(&buf[0], uintptr(len(buf)))
 	return cString(buf[:])
 }
