@@ -93,8 +93,8 @@ static void segment_cycle(struct worker *w)
     void *a = NULL;
     if (W_EXPECT_RC(w, shmlib_attach(key, NULL, 0, &a, NULL), 0)) {
         uint64_t tag = ((uint64_t)w->index << 40) ^ (uint64_t)w->cycles;
-        stress_fill(a, size, tag);
-        size_t bad = stress_verify(a, size, tag);
+        harness_fill(a, size, tag);
+        size_t bad = harness_verify(a, size, tag);
         if (!CHECKF(bad == size, "worker %d: %s byte %zu differs", w->index, key, bad))
             w->failures++;
         W_EXPECT_RC(w, shmlib_detach(a), 0);
@@ -118,10 +118,10 @@ static void channel_cycle(struct worker *w)
             unsigned char msg[200], got[200];
             size_t len = 1 + (size_t)((w->cycles * 7 + m * 13) % 200), n = 0;
             uint64_t tag = ((uint64_t)w->cycles << 8) | (uint64_t)m;
-            stress_fill(msg, len, tag);
+            harness_fill(msg, len, tag);
             W_EXPECT_RC(w, shmlib_chan_send(p, msg, len, 0), 0);
             if (W_EXPECT_RC(w, shmlib_chan_recv(c, got, sizeof got, &n, 0), 0) &&
-                !CHECKF(n == len && stress_verify(got, n, tag) == len,
+                !CHECKF(n == len && harness_verify(got, n, tag) == len,
                         "worker %d: channel %s message %d: %zu bytes, want %zu, or wrong bytes",
                         w->index, key, m, n, len))
                 w->failures++;
@@ -198,10 +198,10 @@ static __attribute__((noreturn)) void forked_child(long cycle)
         memcpy(&stamp, a, 8);
         if (stamp != (uint64_t)cycle)
             child_fail("%s: stamp %" PRIu64 ", want %ld", segs[i].key, stamp, cycle);
-        size_t bad = stress_verify(a + PATTERN_OFF, CHILD_OFF - PATTERN_OFF, pattern_tag(i));
+        size_t bad = harness_verify(a + PATTERN_OFF, CHILD_OFF - PATTERN_OFF, pattern_tag(i));
         if (bad != CHILD_OFF - PATTERN_OFF)
             child_fail("%s: inherited byte %zu differs", segs[i].key, PATTERN_OFF + bad);
-        stress_fill(a + CHILD_OFF, CHILD_LEN, child_tag(cycle, i));
+        harness_fill(a + CHILD_OFF, CHILD_LEN, child_tag(cycle, i));
         uint64_t ack = ack_of(cycle);
         memcpy(a + 8, &ack, 8);
     }
@@ -220,7 +220,7 @@ static __attribute__((noreturn)) void forked_child(long cycle)
         child_fail("attach wrote its outputs in a forked child");
     child_expect_forked("detach", shmlib_detach(segs[cycle % NSEGS].addr));
     /* The refused detach left the inherited mapping in place. */
-    if (stress_verify(segs[cycle % NSEGS].addr + PATTERN_OFF, 64, pattern_tag((int)(cycle % NSEGS))) != 64)
+    if (harness_verify(segs[cycle % NSEGS].addr + PATTERN_OFF, 64, pattern_tag((int)(cycle % NSEGS))) != 64)
         child_fail("%s: the mapping changed after a refused detach", segs[cycle % NSEGS].key);
     child_expect_forked("destroy", shmlib_destroy(segs[(cycle + 1) % NSEGS].key));
     shmlib_stat_t st;
@@ -287,9 +287,9 @@ static int exec_child(const char *key, long cycle, int slot)
         uint64_t stamp;
         memcpy(&stamp, p, 8);
         CHECK_INT(stamp, cycle);
-        CHECK_INT(stress_verify(p + PATTERN_OFF, CHILD_OFF - PATTERN_OFF, pattern_tag(slot)),
+        CHECK_INT(harness_verify(p + PATTERN_OFF, CHILD_OFF - PATTERN_OFF, pattern_tag(slot)),
                   CHILD_OFF - PATTERN_OFF);
-        stress_fill(p + CHILD_OFF, CHILD_LEN, child_tag(cycle, slot));
+        harness_fill(p + CHILD_OFF, CHILD_LEN, child_tag(cycle, slot));
         uint64_t ack = ack_of(cycle);
         memcpy(p + 8, &ack, 8);
         CHECK_RC(shmlib_detach(a), 0);
@@ -301,8 +301,8 @@ static int exec_child(const char *key, long cycle, int slot)
             continue;
         void *m = NULL;
         if (CHECK_RC(shmlib_attach(k, NULL, 0, &m, NULL), 0)) {
-            stress_fill(m, 4096, (uint64_t)cycle);
-            CHECK_INT(stress_verify(m, 4096, (uint64_t)cycle), 4096);
+            harness_fill(m, 4096, (uint64_t)cycle);
+            CHECK_INT(harness_verify(m, 4096, (uint64_t)cycle), 4096);
             CHECK_RC(shmlib_detach(m), 0);
         }
         CHECK_RC(shmlib_destroy(k), 0);
@@ -345,7 +345,7 @@ static void setup_segments(void)
             exit(harness_finish());
         segs[i].addr = a;
         memset(a, 0, SEG_SIZE);
-        stress_fill(segs[i].addr + PATTERN_OFF, CHILD_OFF - PATTERN_OFF, pattern_tag(i));
+        harness_fill(segs[i].addr + PATTERN_OFF, CHILD_OFF - PATTERN_OFF, pattern_tag(i));
     }
 }
 
@@ -457,7 +457,7 @@ int main(int argc, char **argv)
                 continue;
             uint64_t ack;
             memcpy(&ack, segs[i].addr + 8, 8);
-            size_t bad = stress_verify(segs[i].addr + CHILD_OFF, CHILD_LEN, child_tag(cycle, i));
+            size_t bad = harness_verify(segs[i].addr + CHILD_OFF, CHILD_LEN, child_tag(cycle, i));
             ok &= CHECKF(ack == ack_of(cycle) && bad == CHILD_LEN,
                          "cycle %ld: %s: the child's writes are not visible (ack %#" PRIx64
                          ", byte %zu differs)",

@@ -61,7 +61,7 @@ static void make_msg(unsigned char *buf, uint64_t seq, size_t len)
     uint64_t l = len;
     memcpy(buf, &seq, 8);
     memcpy(buf + 8, &l, 8);
-    stress_fill(buf + MSG_HDR, len - MSG_HDR, seq);
+    harness_fill(buf + MSG_HDR, len - MSG_HDR, seq);
     uint64_t sum = stress_fnv(buf + MSG_HDR, len - MSG_HDR) ^ seq;
     memcpy(buf + 16, &sum, 8);
 }
@@ -77,7 +77,7 @@ static int check_msg(const unsigned char *buf, size_t n, uint64_t *seq)
     memcpy(&sum, buf + 16, 8);
     if (l != n || sum != (stress_fnv(buf + MSG_HDR, n - MSG_HDR) ^ *seq))
         return -1;
-    if (stress_verify(buf + MSG_HDR, n - MSG_HDR, *seq) != n - MSG_HDR)
+    if (harness_verify(buf + MSG_HDR, n - MSG_HDR, *seq) != n - MSG_HDR)
         return -1;
     return 0;
 }
@@ -110,7 +110,7 @@ static int role_segment(const char *key, const char *scratch_prefix, uint64_t se
     if (!CHECK_RC(shmlib_attach(made, NULL, 0, &a, NULL), 0))
         harness_child_exit();
     unsigned char *p = a;
-    stress_fill(p + REGION_OFF, REGION_LEN, seed);
+    harness_fill(p + REGION_OFF, REGION_LEN, seed);
     uint64_t hdr[4] = {0x4b494c4c4552ull, seed, stress_fnv(p + REGION_OFF, REGION_LEN), REGION_LEN};
     memcpy(p, hdr, sizeof hdr);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -122,7 +122,7 @@ static int role_segment(const char *key, const char *scratch_prefix, uint64_t se
         if (CHECK_RC(shmlib_attach(made, NULL, 0, &b, NULL), 0)) {
             unsigned char *q = b;
             size_t off = REGION_OFF + REGION_LEN + (size_t)stress_below(&st, SEG_SIZE - REGION_OFF - REGION_LEN - 4096);
-            stress_fill(q + off, 4096, st);
+            harness_fill(q + off, 4096, st);
             CHECK_RC(shmlib_detach(b), 0);
         }
         char want[SHMLIB_KEY_MAX], sk[SHMLIB_KEY_MAX];
@@ -410,7 +410,7 @@ static void scenario_segment(int round, int sysv)
         unsigned char *p = a;
         CHECKF(hdr[0] == 0x4b494c4c4552ull && hdr[1] == seed && hdr[3] == REGION_LEN &&
                    hdr[2] == stress_fnv(p + REGION_OFF, REGION_LEN) &&
-                   stress_verify(p + REGION_OFF, REGION_LEN, seed) == REGION_LEN,
+                   harness_verify(p + REGION_OFF, REGION_LEN, seed) == REGION_LEN,
                "round %d: %s: the region committed before the kill is damaged", round, key);
         CHECK_RC(shmlib_detach(a), 0);
     }

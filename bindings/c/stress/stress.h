@@ -47,14 +47,8 @@ static inline void stress_sleep_ns(int64_t ns)
 
 /* ------------------------------------------------------------------- PRNG */
 
-/* splitmix64: tiny, fast, and every seed gives a good stream. */
-static inline uint64_t stress_rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* splitmix64 (harness_mix): tiny, fast, and every seed gives a good stream. */
+static inline uint64_t stress_rand(uint64_t *state) { return harness_mix(state); }
 
 /* Uniform in [0, n); n > 0. */
 static inline uint64_t stress_below(uint64_t *state, uint64_t n)
@@ -69,51 +63,8 @@ static inline uint64_t stress_fresh_seed(void)
     return stress_rand(&s);
 }
 
-/* The byte at offset i of the test pattern `tag`: a message or region can be
- * checked byte by byte from its tag alone. */
-static inline unsigned char stress_pattern(uint64_t tag, size_t i)
-{
-    uint64_t s = tag * 0x100000001b3ull + (uint64_t)(i / 8);
-    uint64_t v = stress_rand(&s);
-    return (unsigned char)(v >> (8 * (i % 8)));
-}
-
-
-static inline uint64_t stress_pattern_word(uint64_t tag, size_t w)
-{
-    uint64_t s = tag * 0x100000001b3ull + (uint64_t)w;
-    return stress_rand(&s);
-}
-
-static inline void stress_fill(void *p, size_t len, uint64_t tag)
-{
-    unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v = stress_pattern_word(tag, i / 8);
-        for (int k = 0; k < 8; k++)
-            b[i + (size_t)k] = (unsigned char)(v >> (8 * k));
-    }
-    for (; i < len; i++)
-        b[i] = stress_pattern(tag, i);
-}
-
-/* The offset of the first byte that differs from pattern `tag`, or len. */
-static inline size_t stress_verify(const void *p, size_t len, uint64_t tag)
-{
-    const unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v = stress_pattern_word(tag, i / 8);
-        for (int k = 0; k < 8; k++)
-            if (b[i + (size_t)k] != (unsigned char)(v >> (8 * k)))
-                return i + (size_t)k;
-    }
-    for (; i < len; i++)
-        if (b[i] != stress_pattern(tag, i))
-            return i;
-    return len;
-}
+/* The byte patterns (harness_pattern, harness_fill, harness_verify) are
+ * the tests' own, in ../tests/harness.h. */
 
 /* FNV-1a, 64 bits: the checksum of messages and regions. */
 static inline uint64_t stress_fnv(const void *p, size_t len)

@@ -88,11 +88,11 @@ static void cycle(struct worker *w, long j)
     if (EXPECT_RC(w, shmlib_attach(key, NULL, 0, &a, &asize), 0)) {
         EXPECT(w, asize == size, "thread %d: attach %s: size %" PRIu64 ", want %" PRIu64, w->index,
                key, asize, size);
-        stress_fill(a, size, tag);
+        harness_fill(a, size, tag);
     }
     if (EXPECT_RC(w, shmlib_attach(key, NULL, SHMLIB_RDONLY, &b, &bsize), 0) && a != NULL) {
         EXPECT(w, b != a, "thread %d: two attaches of %s at one address", w->index, key);
-        size_t bad = stress_verify(b, size, tag);
+        size_t bad = harness_verify(b, size, tag);
         EXPECT(w, bad == size, "thread %d: %s read back through a second mapping: byte %zu differs",
                w->index, key, bad);
     }

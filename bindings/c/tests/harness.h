@@ -308,29 +308,61 @@ static inline int *harness_sysv_ids_created_by(pid_t cpid, size_t max, size_t *n
     return ids;
 }
 
-/* Byte i of pattern `seed`, for the data tests write into segments and
- * channels and check from other mappings and processes. The hash makes
- * every seed differ from the others, and i >> 8 breaks the period of 256,
- * so data delivered twice, out of order, shifted or torn shows. */
-static inline unsigned char harness_pattern(size_t i, unsigned seed)
+/* splitmix64: the next value of a generator whose state is *state. The
+ * stress programs draw their random numbers from it too (stress_rand). */
+static inline uint64_t harness_mix(uint64_t *state)
 {
-    uint32_t h = (seed + 1) * 2654435761u;
-    return (unsigned char)((h >> 16) + i * 31u + (i >> 8));
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
-static inline void harness_fill(void *p, size_t len, unsigned seed)
+/*
+ * The byte patterns that the tests and the stress programs write into
+ * segments and messages and check from other mappings and processes: the
+ * bytes of pattern `tag` follow from the tag alone, and differ from every
+ * other tag's, so data delivered twice, out of order, shifted or torn
+ * shows. Made 8 bytes at a time.
+ */
+static inline uint64_t harness_pattern_word(uint64_t tag, size_t w)
+{
+    uint64_t s = tag * 0x100000001b3ull + (uint64_t)w;
+    return harness_mix(&s);
+}
+
+/* Byte i of pattern `tag`. */
+static inline unsigned char harness_pattern(uint64_t tag, size_t i)
+{
+    return (unsigned char)(harness_pattern_word(tag, i / 8) >> (8 * (i % 8)));
+}
+
+static inline void harness_fill(void *p, size_t len, uint64_t tag)
 {
     unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        b[i] = harness_pattern(i, seed);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = harness_pattern_word(tag, i / 8);
+        for (int k = 0; k < 8; k++)
+            b[i + (size_t)k] = (unsigned char)(v >> (8 * k));
+    }
+    for (; i < len; i++)
+        b[i] = harness_pattern(tag, i);
 }
 
-/* Offset of the first byte that is not harness_pattern(seed), or len. */
-static inline size_t harness_verify(const void *p, size_t len, unsigned seed)
+/* The offset of the first byte that differs from pattern `tag`, or len. */
+static inline size_t harness_verify(const void *p, size_t len, uint64_t tag)
 {
     const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != harness_pattern(i, seed))
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = harness_pattern_word(tag, i / 8);
+        for (int k = 0; k < 8; k++)
+            if (b[i + (size_t)k] != (unsigned char)(v >> (8 * k)))
+                return i + (size_t)k;
+    }
+    for (; i < len; i++)
+        if (b[i] != harness_pattern(tag, i))
             return i;
     return len;
 }

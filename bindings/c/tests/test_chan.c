@@ -332,7 +332,7 @@ static void test_peek_release(void)
             if (base != NULL) {
                 CHECK(ptr != base + DATA + RECORD_HEADER); /* the handle's own mapping */
                 base[DATA + RECORD_HEADER] ^= 0xff;
-                CHECK(((const unsigned char *)ptr)[0] == (unsigned char)(harness_pattern(0, 1) ^ 0xff));
+                CHECK(((const unsigned char *)ptr)[0] == (unsigned char)(harness_pattern(1, 0) ^ 0xff));
                 base[DATA + RECORD_HEADER] ^= 0xff;
             }
         }

@@ -43,7 +43,7 @@ static void fill_msg(unsigned char *buf, const struct seg *g, uint64_t seq, size
     uint64_t tag = (g->id << 32) ^ seq;
     memcpy(buf, &seq, len < 8 ? len : 8);
     if (len > 8)
-        stress_fill(buf + 8, len - 8, tag);
+        harness_fill(buf + 8, len - 8, tag);
 }
 
 static int msg_ok(const unsigned char *buf, const struct seg *g, uint64_t seq, size_t len)
@@ -51,7 +51,7 @@ static int msg_ok(const unsigned char *buf, const struct seg *g, uint64_t seq, s
     uint64_t tag = (g->id << 32) ^ seq;
     if (memcmp(buf, &seq, len < 8 ? len : 8) != 0)
         return 0;
-    return len <= 8 || stress_verify(buf + 8, len - 8, tag) == len - 8;
+    return len <= 8 || harness_verify(buf + 8, len - 8, tag) == len - 8;
 }
 
 /* In an unchecked channel: is it some message of this channel, intact? */
