@@ -647,9 +647,11 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  *            one process at a time: a second one gets SHMLIB_EBUSY, unless
  *            the holder has died, in which case the end is taken over.
  *   send     copy a message in (shmlib_chan_send), or write it in place:
- *            shmlib_chan_reserve, fill, shmlib_chan_commit.
+ *            shmlib_chan_reserve, fill, shmlib_chan_commit (or
+ *            shmlib_chan_unreserve to send nothing after all).
  *   receive  copy a message out (shmlib_chan_recv), or read it in place:
- *            shmlib_chan_peek, use, shmlib_chan_release.
+ *            shmlib_chan_peek, use, shmlib_chan_release (or
+ *            shmlib_chan_unpeek to leave it in the channel).
  *   close    shmlib_chan_close. The producer's close ends the stream: the
  *            consumer receives what was committed, then SHMLIB_EEOS. The
  *            consumer's close tells a producer waiting for room that nobody
