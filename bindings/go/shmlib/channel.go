@@ -146,6 +146,19 @@ func (ch *Channel) Release() error {
 	return guard("chan_release", ch.Key(), ch.c.Release)
 }
 
+// Unreserve gives back the pending reservation without sending it: the
+// consumer never sees it, and the next Reserve or Send starts afresh. The
+// slice Reserve returned must not be used after.
+func (ch *Channel) Unreserve() error {
+	return guard("chan_unreserve", ch.Key(), ch.c.Unreserve)
+}
+
+// Unpeek gives back the message Peek returned without consuming it: the
+// next Peek or Recv returns it again. Its slice must not be used after.
+func (ch *Channel) Unpeek() error {
+	return guard("chan_unpeek", ch.Key(), ch.c.Unpeek)
+}
+
 // Handover leaves the end without closing it, to pass it to another
 // process: the stream goes on, the peer is told nothing, and the end is
 // free for another process to open. The Channel is unusable after.
