@@ -289,6 +289,11 @@ func (c *Chan) leave(closing bool) {
 		}
 	}()
 	c.s.owner(c.end).CompareAndSwap(uint64(self), 0)
+	// The lock goes before the peer is told: a peer woken by the close
+	// may open the end again at once, and must find it free.
+	if c.lockFd >= 0 {
+		unlock(c.lockFd, ownerOffset(c.end))
+	}
 	if !closing {
 		return
 	}

@@ -78,6 +78,13 @@ func tryLock(fd int, off uintptr) (bool, error) {
 	return err == nil, err
 }
 
+// unlock gives up the OFD lock of the end at off on fd.
+func unlock(fd int, off uintptr) {
+	fl := lockRange(off)
+	fl.Type = unix.F_UNLCK
+	unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &fl)
+}
+
 // lockHeld reports whether anyone holds the lock of the end at off. When
 // the kernel cannot say, it is held: never call a live holder dead.
 func lockHeld(fd int, off uintptr) bool {
