@@ -27,13 +27,14 @@ C_EXAMPLES := $(patsubst bindings/c/examples/%.c,$(BUILD)/c/%,$(wildcard binding
 C_BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 STRESS     := $(patsubst bindings/c/stress/%.c,$(BUILD)/stress/%,$(wildcard bindings/c/stress/*.c))
 
-.PHONY: all lib generate test-generate demo demo-bridge bridge-bin test-bridge test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
+.PHONY: all lib generate test-generate demo demo-broadcast demo-bridge bridge-bin test-bridge test test-go test-c test-python test-cross test-abi test-stress test-install test-package stress bench fuzz install uninstall clean help
 
 all: lib
 
 help:
 	@echo "make            build $(LIB) (same as make lib)"
 	@echo "make demo       the main job: a C -> Python/numpy -> C pipeline over channels, against pipes"
+	@echo "make demo-broadcast  one C producer, a C checksummer and a numpy subscriber on one broadcast channel"
 	@echo "make demo-bridge the same frames C -> NATS -> Python, through two shmlib-bridges (bridge/)"
 	@echo "make test       every suite (generated files current, Go core and binding -race, ABI, C, Python, cross-language,"
 	@echo "                stress, install, bridge)"
@@ -91,6 +92,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB) include/shmlib.h
 
 demo: lib $(C_EXAMPLES)
 	@scripts/demo.sh
+
+demo-broadcast: lib $(C_EXAMPLES)
+	@scripts/demo_broadcast.sh
 
 # bridge/ is a Go module of its own (NATS stays out of libshm.so and the
 # core); go fetches its modules from the proxy on first use.
@@ -173,13 +177,15 @@ test-package:
 bench: lib $(C_BENCH) bridge-bin
 	$(PYTHON) bench/run.py $(BUILD)
 
-# Key strings and channel records are what other processes hand us; fuzz
-# both. New findings land in each package's testdata/fuzz, which make test
+# Key strings, channel and broadcast records are what other processes
+# hand us; fuzz them. New findings land in each package's testdata/fuzz, which make test
 # then replays.
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/keys
 	$(GO) test -run=XXX -fuzz=FuzzConsumer -fuzztime=$(FUZZTIME) ./internal/channel
+	$(GO) test -run=XXX -fuzz=FuzzSubscriber -fuzztime=$(FUZZTIME) ./internal/broadcast
+	$(GO) test -run=XXX -fuzz=FuzzProducer -fuzztime=$(FUZZTIME) ./internal/broadcast
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)

@@ -30,9 +30,21 @@ Runs, all in one go so the numbers share the machine's mood:
                   no baseline; target <= 0.1 (~0: 1 ms of CPU a second).
       chan.idle.256   the same for one process with 256 threads each asleep
                   in recv on its own channel; target <= 1 (% of a core).
-  bindings/python/bench/bench_py.py, if it exists: its JSON list of entries
+  bcast.*         build/bench/bcast: broadcast channels (issue 13), MB/s
+                  delivered to each of 4 subscriber processes, against a
+                  one-consumer channel and a pipe measured in the same run
+                  (bench/bcast.c says what each side does):
+      bcast.c.1MiB.4subs  target >= 0.8x chan.c.1MiB (per subscriber)
+      bcast.c.64B.4subs   target >= 3x pipe
+  waitany.c.rtt.64B  build/bench/waitany: ns per round trip through one of
+                  64 channels to an echo process in shmlib_chan_wait_any,
+                  against 64 pipes and epoll_wait; target <= 0.5x.
+      notify.idle.256  % of a core while 256 ends sit armed; target <= 1.
+  bindings/python/bench/bench_py.py and bench_aio.py, if they exist: their JSON lists of entries
                   (py.*: the binding against multiprocessing.shared_memory, and
-                  against the same cycle from C measured above; py.import).
+                  against the same cycle from C measured above; py.import);
+                  bench_aio.py: chan.py.asyncio.rtt.64B against
+                  multiprocessing.Pipe awaited with loop.add_reader, target <= 0.5x.
   bridge.nats.64B, bridge.nats.1MiB   build/bridge/shmlib-bridge-bench
                   (bridge/cmd/shmlib-bridge-bench): MB/s through channel ->
                   shmlib-bridge out -> NATS -> shmlib-bridge in -> channel,
@@ -84,6 +96,11 @@ CHAN_TARGETS = {
     ("chan.c.rtt.64B", "c-ring"): 2.0,
     ("chan.c.rtt.64B.p99", "c-ring"): 3.0,
     ("chan.idle.256", None): 1.0,
+    # issue 13: broadcast, per subscriber
+    ("bcast.c.1MiB.4subs", "chan.c.1MiB"): 0.8,
+    ("bcast.c.64B.4subs", "pipe"): 3.0,
+    ("waitany.c.rtt.64B", "epoll"): 0.5,
+    ("notify.idle.256", None): 1.0,
 }
 
 # A library with one export and nothing else: the Go runtime alone.
@@ -239,11 +256,41 @@ def chan_notes(rec):
             f"consumer; channel of capacity {rec['capacity']}, {way}; {base}: {what}")
 
 
+def waitany_notes(rec):
+    if rec["name"] == "notify.idle.256":
+        return ("% of one core (all threads, getrusage) used by one process for a second while "
+                "256 consumer ends are armed (shmlib_chan_arm) on idle channels: the watcher "
+                "threads asleep in futex_waitv, waking every 100 ms; median of 3 runs")
+    return (f"ns per round trip of a 64-byte message: sent on one of {rec['ends']} channels (a "
+            "different one each round, copied in) to an echo process waiting on all their "
+            "consumer ends in shmlib_chan_wait_any, which receives it from the end named and "
+            "sends it back on a reply channel; epoll: the same over 64 pipes and epoll_wait, "
+            f"the reply over a pipe; {rec['rounds']} round trips a run, first eighth not timed")
+
+
+def bcast_notes(rec):
+    """What a bcast.* record measured, in words."""
+    base = rec["baseline"]
+    what = ("a channel of the same capacity to ONE consumer process, in place"
+            if base.startswith("chan.") else
+            "write() of each filled message into a pipe, one reader process reading exactly "
+            "one message at a time and summing it")
+    return (f"MB/s (10^6 bytes/s) of {rec['size']}-byte messages delivered to EACH of "
+            f"{rec['subscribers']} subscriber processes of one lossless broadcast channel "
+            f"(capacity {rec['capacity']}): the producer reserves, fills every word and commits "
+            f"once; every subscriber peeks, sums every word, checks it, releases; timed from "
+            f"the first eighth to the exit of the last reader. All {rec['subscribers']} together "
+            f"receive {rec['subscribers']}x this. {base}: {what}. On a machine with fewer cores "
+            f"than readers + 1 the readers share cores, which bounds the per-subscriber ratio")
+
+
 def from_chan_record(rec):
     name, base = rec["name"], rec["baseline"]
     runs, base_runs = rec["value_runs"], rec["baseline_runs"]
+    notes = (bcast_notes(rec) if name.startswith("bcast.") else
+             waitany_notes(rec) if name.startswith(("waitany.", "notify.")) else chan_notes(rec))
     return entry(name, rec["unit"], statistics.median(runs), base,
-                 statistics.median(base_runs) if base_runs else None, chan_notes(rec),
+                 statistics.median(base_runs) if base_runs else None, notes,
                  CHAN_TARGETS.get((name, base)), runs, base_runs,
                  better="higher" if rec["unit"] == "MB/s" else "lower")
 
@@ -395,11 +442,18 @@ def main():
     print("bench: channels between two processes ...", file=sys.stderr)
     entries += [from_chan_record(r) for r in
                 run_c_bench(bench_dir / "chan", CHAN_RUNS, CHAN_RUN_MS, timeout=180)]
+    print("bench: broadcast channels, 4 subscriber processes ...", file=sys.stderr)
+    entries += [from_chan_record(r) for r in
+                run_c_bench(bench_dir / "bcast", CHAN_RUNS, CHAN_RUN_MS, timeout=240)]
+    print("bench: waiting on 64 channels against epoll ...", file=sys.stderr)
+    entries += [from_chan_record(r) for r in
+                run_c_bench(bench_dir / "waitany", CHAN_RUNS, 20000, timeout=240)]
 
-    py_bench = ROOT / "bindings/python/bench/bench_py.py"
-    if py_bench.exists():
-        print(f"bench: {py_bench.relative_to(ROOT)} ...", file=sys.stderr)
-        entries += json_entries([sys.executable, py_bench], py_bench.name, 180, entries)
+    for py_bench in (ROOT / "bindings/python/bench/bench_py.py",
+                     ROOT / "bindings/python/bench/bench_aio.py"):
+        if py_bench.exists():
+            print(f"bench: {py_bench.relative_to(ROOT)} ...", file=sys.stderr)
+            entries += json_entries([sys.executable, py_bench], py_bench.name, 180, entries)
 
     # shmlib-bridge against plain NATS (bridge/, built by `make bridge-bin`).
     bridge_bench = build / "bridge" / "shmlib-bridge-bench"

@@ -23,7 +23,7 @@
 #include "chan.h"
 
 /* Whether someone holds the lock of the end whose owner word is at off. */
-static int lock_held(int fd, unsigned off)
+int chan_lock_held(int fd, unsigned off)
 {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1};
     if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
@@ -77,18 +77,23 @@ static int pid_alive(const struct chan_end *e, uint64_t o, uint64_t ns)
  * with the owner word judged in *o. */
 int chan_peer_looks_gone(struct chan_end *e, uint64_t *o)
 {
+    *o = 0;
+    if (e->bcast && e->end == SHMLIB_CHAN_PRODUCER)
+        return bcast_dead_slot(e); /* then chan_peer_gone lets it go */
     int producer_peer = e->end == SHMLIB_CHAN_CONSUMER;
     unsigned off = producer_peer ? CH_OFF_PRODUCER : CH_OFF_CONSUMER;
     *o = atomic_load(ch_u64(e, off));
     if (*o == 0) /* nobody took it yet (a peer may still come), or the consumer closed */
         return !producer_peer && atomic_load(ch_u32(e, CH_OFF_CONS_LEFT)) != 0;
     if (e->lock_fd >= 0)
-        return !lock_held(e->lock_fd, off);
+        return !chan_lock_held(e->lock_fd, off);
     return !pid_alive(e, *o, atomic_load(ch_u64(e, producer_peer ? CH_OFF_PRODUCER_NS : CH_OFF_CONSUMER_NS)));
 }
 
 int chan_peer_gone(struct chan_end *e, const char *op, chan_ready_fn ready, void *arg)
 {
+    if (e->bcast && e->end == SHMLIB_CHAN_PRODUCER)
+        return bcast_reap(e, arg); /* subscribers are never "gone": dead ones are let go */
     uint64_t o;
     if (!chan_peer_looks_gone(e, &o))
         return 0;

@@ -68,8 +68,12 @@ static int reserve(struct chan_end *e, const char *op, size_t len, int64_t timeo
     if (need > e->capacity - pos)
         pad = e->capacity - pos; /* a padding record fills the rest; the message starts over */
     uint64_t total = pad + need;
-    int rc = room(e, op, &total);
-    if (rc < 0 || (rc == 0 && ((rc = probe(e, op, o)) != 0 || (rc = chan_wait(e, op, timeout_ns, room, &total)) != 0)))
+    /* A broadcast producer waits for its subscribers' heads instead. */
+    uint64_t floor = e->bcast ? bcast_floor(e, total) : 0;
+    chan_ready_fn fits = e->bcast ? bcast_room : room;
+    void *arg = e->bcast ? (void *)&floor : (void *)&total;
+    int rc = fits(e, op, arg);
+    if (rc < 0 || (rc == 0 && ((rc = probe(e, op, o)) != 0 || (rc = chan_wait(e, op, timeout_ns, fits, arg)) != 0)))
         return rc;
     if (pad > 0)
         write_header(e, pos, 0, CH_KIND_PADDING); /* it always runs to the end */
@@ -89,6 +93,8 @@ static int commit(struct chan_end *e, const char *op, size_t len)
     if (len > e->pend_size)
         return chan_fail(e, op, SHMLIB_EINVAL, "%zu bytes is more than the %llu reserved", len,
                          (unsigned long long)e->pend_size);
+    if (e->bcast)
+        return bcast_commit(e, op, len);
     write_header(e, (e->pos + e->pend_pad) % e->capacity, (uint32_t)len, CH_KIND_MESSAGE);
     e->pos += e->pend_pad + CH_RECORD_HDR + align_up(len);
     e->pending = 0;
@@ -179,6 +185,10 @@ static int data(struct chan_end *e, const char *op, void *tail_out)
 static void advance(struct chan_end *e, uint64_t n)
 {
     e->pos += n;
+    if (e->bcast) {
+        bcast_release(e);
+        return;
+    }
     atomic_store_explicit(ch_u64(e, CH_OFF_HEAD), e->pos, memory_order_release);
     chan_bump(ch_u32(e, CH_OFF_SPACE_SEQ), ch_u32(e, CH_OFF_PROD_WAITING));
 }
@@ -191,6 +201,8 @@ static int peek(struct chan_end *e, const char *op, int64_t timeout_ns, const un
         return chan_fail(e, op, SHMLIB_EINVAL, "only the consumer end receives");
     if (e->pending)
         return chan_fail(e, op, SHMLIB_EINVAL, "a message is held; release it first");
+    if (e->bcast)
+        return bcast_peek(e, op, timeout_ns, msg, len);
     for (;;) {
         uint64_t tail;
         int rc = data(e, op, &tail);
@@ -243,6 +255,8 @@ int libshm_chan_peek(shmlib_chan_t h, int64_t timeout_ns, const void **out_ptr, 
         size_t n = (size_t)len;
         if (chan_user_deliver(o.dst, (const void *[]){&msg, &n}, o.len, 2) != 0) {
             e->pending = 0; /* not held after all: the next peek gets it */
+            if (e->bcast)
+                atomic_store_explicit(bcast_head(e), e->pos, memory_order_release);
             rc = bad_pointer(e, op);
         }
     }
@@ -275,6 +289,8 @@ static int copy_out(struct chan_end *e, const char *op, const unsigned char *msg
 {
     size_t n = (size_t)len;
     e->pending = 0;
+    if (e->bcast) /* not held any more (a release moves past it) */
+        atomic_store_explicit(bcast_head(e), e->pos, memory_order_release);
     if (len > cap) {
         if (chan_user_deliver((void *[]){out_len}, (const void *[]){&n}, (size_t[]){sizeof n}, 1) != 0)
             return bad_pointer(e, op);

@@ -195,7 +195,7 @@ static int enter_slow(const char *op, shmlib_chan_t h, struct chan_end *e, uint3
         atomic_store_explicit(&e->state, h, memory_order_release);
         return closing ? not_open(op, h) : busy(op, e);
     }
-    if (biased && me != NO_SLOT)
+    if (biased && me != NO_SLOT && atomic_load_explicit(&e->owner, memory_order_relaxed) != me)
         atomic_store(&e->owner, me); /* the next call of this thread is fast */
     atomic_store_explicit(&e->busy_tid, gettid_(), memory_order_relaxed);
     e->entered_slow = 1;
@@ -229,6 +229,19 @@ int chan_enter(const char *op, shmlib_chan_t h, struct chan_end **out)
     return rc;
 }
 
+/* Enters h by the slow path alone, for a call that holds several ends at
+ * once (shmlib_chan_wait_any): a thread's fast-path flag names one end. */
+int chan_enter_slow(const char *op, shmlib_chan_t h, struct chan_end **out)
+{
+    struct chan_end *e = slot_of(h);
+    if (e == NULL)
+        return not_open(op, h);
+    int rc = enter_slow(op, h, e, this_slot());
+    if (rc == SHMLIB_OK)
+        *out = e;
+    return rc;
+}
+
 void chan_leave(struct chan_end *e)
 {
     if (!e->entered_slow) {
@@ -243,7 +256,7 @@ void chan_leave(struct chan_end *e)
 
 int libshm_chan_register(void *base, uint64_t capacity, uint64_t max_msg, int end, int eintr,
                          int lock_fd, uint64_t pid_ns, uint64_t pos, const char *key,
-                         uint64_t *out_handle)
+                         const struct bcast_end *bcast, uint64_t data_off, uint64_t *out_handle)
 {
     pthread_once(&biased_once, register_membarrier);
     pthread_mutex_lock(&table_lock);
@@ -278,6 +291,12 @@ int libshm_chan_register(void *base, uint64_t capacity, uint64_t max_msg, int en
     e->lock_fd = lock_fd;
     e->pid_ns = pid_ns;
     e->pos = pos;
+    e->data_off = data_off;
+    e->notify_fd = -1;
+    e->watcher = NULL;
+    e->bcast = bcast != NULL;
+    if (bcast)
+        e->b = *bcast;
     e->pending = 0;
     e->pend_pad = e->pend_size = 0;
     e->spin_ns = 20000;
@@ -350,6 +369,7 @@ int libshm_chan_quiesce(const char *op, uint64_t h)
     }
     while (atomic_load(&e->wakers) != 0)
         sched_yield();
+    chan_notify_forget(e); /* before the ring goes: the watcher reads it */
     atomic_store(&e->busy_tid, gettid_());
     return SHMLIB_OK;
 }
@@ -372,6 +392,7 @@ void libshm_chan_unregister(uint64_t h)
     struct chan_end *e = slot_of(h);
     if (e == NULL)
         return;
+    chan_notify_close(e);
     atomic_store(&e->state, 0);
     atomic_store(&e->busy_tid, 0);
     pthread_mutex_lock(&table_lock);

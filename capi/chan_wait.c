@@ -138,7 +138,7 @@ struct sleeping {
 static void cancelled(void *arg)
 {
     struct sleeping *s = arg;
-    atomic_store(s->waiting, 0);
+    chan_waiting_lower(s->e, s->waiting);
     if (s->watched)
         chan_watch_end(s->e);
     chan_leave(s->e);
@@ -192,14 +192,14 @@ static int sleep_loop(struct chan_end *e, const char *op, int64_t timeout_ns, ch
          * before is seen by the look. seq is read before both, so a wake
          * in between makes the sleep return at once. */
         uint32_t v = atomic_load(seq);
-        atomic_store(s.waiting, 1);
+        chan_waiting_raise(e, s.waiting);
         int signalled = 0;
         r = ready(e, op, arg);
         if (r == 0 && (r = interrupted(e, op)) == 0) {
             signalled = futex_sleep(seq, v, slice);
             r = ready(e, op, arg);
         }
-        atomic_store(s.waiting, 0);
+        chan_waiting_lower(e, s.waiting);
         if (r != 0 || (r = interrupted(e, op)) != 0)
             break;
         if (signalled && e->eintr) {
@@ -227,3 +227,8 @@ int chan_wait(struct chan_end *e, const char *op, int64_t timeout_ns, chan_ready
         r = sleep_loop(e, op, timeout_ns, ready, arg);
     return r < 0 ? r : 0;
 }
+
+/* For waits over several ends (waitset.c), which follow the same rules. */
+int chan_interrupted(struct chan_end *e, const char *op) { return interrupted(e, op); }
+void chan_duration(char *buf, size_t len, int64_t ns) { duration(buf, len, ns); }
+int64_t chan_now_ns(void) { return now_ns(); }

@@ -14,16 +14,25 @@ import (
 	"github.com/libshm/libshm/internal/segment"
 )
 
-// The C data plane (chan_*.c) finds an open end by its handle in a table
-// of its own, and never enters Go. Go keeps the *channel.Chan of each
-// handle for the control plane: close, handover, max_message.
+// The C data plane (chan_*.c, bcast_ring.c) finds an open end by its
+// handle in a table of its own, and never enters Go. Go keeps the end of
+// each handle (a *channel.Chan or a *broadcast.Bcast) for the control
+// plane: close, handover, max_message.
 var handles = struct {
 	sync.Mutex
-	m map[uint64]*channel.Chan
-}{m: make(map[uint64]*channel.Chan)}
+	m map[uint64]openEnd
+}{m: make(map[uint64]openEnd)}
+
+// openEnd is what the control plane does with an open end of either kind.
+type openEnd interface {
+	Key() string
+	MaxMessage() uint64
+	Close() error
+	Handover() error
+}
 
 // onChan runs the body of an export that works on the open end h.
-func onChan(op string, h C.shmlib_chan_t, body func(c *channel.Chan) C.int) C.int {
+func onChan(op string, h C.shmlib_chan_t, body func(c openEnd) C.int) C.int {
 	return call(op, func() C.int {
 		handles.Lock()
 		c := handles.m[uint64(h)]
@@ -80,6 +89,9 @@ func shmlib_go_chan_open(key *C.char, end C.int, out *C.shmlib_chan_t) C.int {
 		if end&^(C.SHMLIB_CHAN_EINTR|0xff) != 0 {
 			return invalid(op, k, fmt.Sprintf("end %#x: unknown bits beside the end and SHMLIB_CHAN_EINTR", int(end)))
 		}
+		if end&0xff == C.SHMLIB_CHAN_SUBSCRIBER || isBroadcast(k) {
+			return openBroadcast(k, end, out)
+		}
 		c, err := channel.Open(k, channel.End(end&0xff))
 		if err != nil {
 			return fail(err)
@@ -93,33 +105,38 @@ func shmlib_go_chan_open(key *C.char, end C.int, out *C.shmlib_chan_t) C.int {
 		}
 		var h C.uint64_t
 		if rc := C.libshm_chan_register(base, C.uint64_t(capacity), C.uint64_t(maxMsg), C.int(end&0xff), eintr,
-			C.int(fd), C.uint64_t(ns), C.uint64_t(pos), ckey, &h); rc != C.SHMLIB_OK {
+			C.int(fd), C.uint64_t(ns), C.uint64_t(pos), ckey, nil, C.CH_DATA_OFFSET, &h); rc != C.SHMLIB_OK {
 			c.Handover()
 			return rc
 		}
-		handles.Lock()
-		handles.m[uint64(h)] = c
-		handles.Unlock()
-		*out = C.shmlib_chan_t(h)
+		keepHandle(h, c, out)
 		return C.SHMLIB_OK
 	})
 }
 
+// keepHandle remembers the end behind handle h and hands h out.
+func keepHandle(h C.uint64_t, c openEnd, out *C.shmlib_chan_t) {
+	handles.Lock()
+	handles.m[uint64(h)] = c
+	handles.Unlock()
+	*out = C.shmlib_chan_t(h)
+}
+
 //export shmlib_go_chan_close
 func shmlib_go_chan_close(h C.shmlib_chan_t) C.int {
-	return leave("chan_close", h, (*channel.Chan).Close)
+	return leave("chan_close", h, openEnd.Close)
 }
 
 //export shmlib_go_chan_handover
 func shmlib_go_chan_handover(h C.shmlib_chan_t) C.int {
-	return leave("chan_handover", h, (*channel.Chan).Handover)
+	return leave("chan_handover", h, openEnd.Handover)
 }
 
 // leave ends handle h by close or handover: first the C data plane lets go
 // of the end (a waiter on another thread returns SHMLIB_EWOKEN), then the
 // core leaves it and unmaps the ring, then the handle is forgotten.
-func leave(op string, h C.shmlib_chan_t, how func(*channel.Chan) error) C.int {
-	return onChan(op, h, func(c *channel.Chan) C.int {
+func leave(op string, h C.shmlib_chan_t, how func(openEnd) error) C.int {
+	return onChan(op, h, func(c openEnd) C.int {
 		cop := C.CString(op)
 		defer C.free(unsafe.Pointer(cop))
 		if rc := C.libshm_chan_quiesce(cop, C.uint64_t(h)); rc != C.SHMLIB_OK {
@@ -140,7 +157,7 @@ func leave(op string, h C.shmlib_chan_t, how func(*channel.Chan) error) C.int {
 //export shmlib_go_chan_max_message
 func shmlib_go_chan_max_message(h C.shmlib_chan_t, out *C.uint64_t) C.int {
 	const op = "chan_max_message"
-	return onChan(op, h, func(c *channel.Chan) C.int {
+	return onChan(op, h, func(c openEnd) C.int {
 		if out == nil {
 			return invalid(op, c.Key(), "out_size is NULL")
 		}

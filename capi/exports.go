@@ -6,6 +6,7 @@ import "C"
 import (
 	"unsafe"
 
+	"github.com/libshm/libshm/internal/broadcast"
 	"github.com/libshm/libshm/internal/channel"
 	"github.com/libshm/libshm/internal/errs"
 	"github.com/libshm/libshm/internal/keys"
@@ -335,5 +336,7 @@ func fillStat(out *C.shmlib_stat_t, info *segment.Info) {
 	}
 	if channel.Probe(info) {
 		out.flags |= C.SHMLIB_STAT_CHANNEL
+	} else if broadcast.Probe(info) {
+		out.flags |= C.SHMLIB_STAT_BROADCAST
 	}
 }

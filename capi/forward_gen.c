@@ -215,3 +215,37 @@ int shmlib_chan_wake(shmlib_chan_t chan)
     GUARD("chan_wake");
     return libshm_chan_wake(chan);
 }
+
+int shmlib_bcast_create(const char *key, uint64_t capacity, uint32_t subscribers, uint32_t mode, uint32_t flags, char *out_key, size_t out_key_len)
+{
+    GUARD("bcast_create");
+    POINTERS("bcast_create", low(key) || low(out_key));
+    return INTO_GO(LIBSHM_GO_BRIEF, shmlib_go_bcast_create((char *)key, capacity, subscribers, mode, flags, out_key, out_key_len));
+}
+
+int shmlib_chan_lost(shmlib_chan_t chan, uint64_t *out_lost)
+{
+    GUARD("chan_lost");
+    POINTERS("chan_lost", low(out_lost));
+    return libshm_chan_lost(chan, out_lost);
+}
+
+int shmlib_chan_wait_any(const shmlib_chan_t *chans, size_t n, int64_t timeout_ns, size_t *out_index)
+{
+    GUARD("chan_wait_any");
+    POINTERS("chan_wait_any", low(chans) || low(out_index));
+    return libshm_chan_wait_any(chans, n, timeout_ns, out_index);
+}
+
+int shmlib_chan_fd(shmlib_chan_t chan, int *out_fd)
+{
+    GUARD("chan_fd");
+    POINTERS("chan_fd", low(out_fd));
+    return libshm_chan_fd(chan, out_fd);
+}
+
+int shmlib_chan_arm(shmlib_chan_t chan)
+{
+    GUARD("chan_arm");
+    return libshm_chan_arm(chan);
+}

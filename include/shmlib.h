@@ -474,6 +474,7 @@ int shmlib_destroy(const char *key);
 #define SHMLIB_STAT_DESTROYED 0x1u /* System V: marked for removal, still attached somewhere */
 #define SHMLIB_STAT_LOCKED    0x2u /* System V: locked in RAM with SHM_LOCK */
 #define SHMLIB_STAT_CHANNEL   0x4u /* holds a channel made by shmlib_chan_create */
+#define SHMLIB_STAT_BROADCAST 0x8u /* holds a broadcast channel made by shmlib_bcast_create */
 
 /*
  * What the kernel knows of a segment. Fields that a backend does not record
@@ -674,8 +675,9 @@ int shmlib_memfd_recv(int sock, char *out_key, size_t out_key_len);
  * within about 100 ms (after the consumer has received everything the
  * producer committed).
  *
- * The data plane (send, reserve, commit, recv, peek, release, wake, and
- * every wait) is C code that never enters the Go runtime inside libshm: a
+ * The data plane (send, reserve, commit, recv, peek, release, wake, lost,
+ * wait_any, fd, arm, and every wait) is C code that never enters the Go
+ * runtime inside libshm: a
  * thread waiting in a channel runs on its own stack, like any C library
  * call, whatever signal handlers the host installs.
  *
@@ -743,6 +745,7 @@ typedef uint64_t shmlib_chan_t;
 
 #define SHMLIB_CHAN_PRODUCER 1
 #define SHMLIB_CHAN_CONSUMER 2
+#define SHMLIB_CHAN_SUBSCRIBER 3 /* of a broadcast channel (see BROADCAST below) */
 /* Or'ed into the end given to shmlib_chan_open: a signal ends a wait on
  * this end with SHMLIB_EINTR (see "Ending a wait" above). */
 #define SHMLIB_CHAN_EINTR 0x100
@@ -767,12 +770,16 @@ int shmlib_chan_create(const char *key, uint64_t capacity, uint32_t mode, uint32
  * SHMLIB_CHAN_EINTR); *out_chan receives the handle, to be closed with
  * shmlib_chan_close. On POSIX and memfd channels the end keeps a
  * descriptor of the segment's file open (close-on-exec) for its lock.
+ * The same call opens a broadcast channel's ends (SHMLIB_CHAN_PRODUCER or
+ * SHMLIB_CHAN_SUBSCRIBER; see BROADCAST below).
  *
- * Errors: those of shmlib_attach; SHMLIB_EINVAL (bad end, NULL out_chan, or
- * the segment is not a channel); SHMLIB_EBUSY (the end is held by a live
- * process, this one included); SHMLIB_EEOS (opening the producer end of a
- * channel whose producer has closed); SHMLIB_ENOTSUP (a channel layout
- * version this library does not read); SHMLIB_ECORRUPT.
+ * Errors: those of shmlib_attach; SHMLIB_EINVAL (bad end, NULL out_chan,
+ * the segment is not a channel, SHMLIB_CHAN_CONSUMER on a broadcast or
+ * SHMLIB_CHAN_SUBSCRIBER on a channel); SHMLIB_EBUSY (the end is held by a
+ * live process, this one included; every subscriber slot is); SHMLIB_EEOS
+ * (opening the producer end of a channel whose producer has closed);
+ * SHMLIB_ENOTSUP (a layout version this library does not read, or a
+ * broadcast on a System V segment); SHMLIB_ECORRUPT.
  */
 int shmlib_chan_open(const char *key, int end, shmlib_chan_t *out_chan);
 
@@ -850,8 +857,8 @@ int shmlib_chan_commit(shmlib_chan_t chan, size_t len);
  * stays in the channel: SHMLIB_ERANGE, with *out_len set to its length, so
  * the caller can retry with a larger buffer.
  *
- * Errors: SHMLIB_EINVAL (not a consumer handle, NULL out_len, NULL buf with
- * cap > 0, a message held by peek), SHMLIB_ERANGE, SHMLIB_ETIMEDOUT,
+ * Errors: SHMLIB_EINVAL (not a consumer or subscriber handle, NULL out_len,
+ * NULL buf with cap > 0, a message held by peek), SHMLIB_ERANGE, SHMLIB_ETIMEDOUT,
  * SHMLIB_EEOS, SHMLIB_EPEER, SHMLIB_ECORRUPT, SHMLIB_EBUSY.
  */
 int shmlib_chan_recv(shmlib_chan_t chan, void *buf, size_t cap, size_t *out_len, int64_t timeout_ns);
@@ -871,8 +878,8 @@ int shmlib_chan_peek(shmlib_chan_t chan, int64_t timeout_ns, const void **out_pt
  * Consumer: releases the message peek returned; its memory goes back to the
  * producer, and the pointer must not be used again.
  *
- * Errors: SHMLIB_EINVAL (not a consumer handle, or no message held),
- * SHMLIB_EBUSY.
+ * Errors: SHMLIB_EINVAL (not a consumer or subscriber handle, or no
+ * message held), SHMLIB_EBUSY.
  */
 int shmlib_chan_release(shmlib_chan_t chan);
 
@@ -905,6 +912,172 @@ int shmlib_chan_unpeek(shmlib_chan_t chan);
  * Errors: SHMLIB_EINVAL (not an open handle, or being closed).
  */
 int shmlib_chan_wake(shmlib_chan_t chan);
+
+/* ------------------------------------------------------------- broadcast */
+
+/*
+ * A BROADCAST channel carries messages from one producer to up to 1024
+ * SUBSCRIBERS (a number fixed at create), each of which receives every
+ * message, in order, in place: the payload is written once, and every
+ * subscriber reads the same bytes in the segment. It is a channel in every
+ * other way: the same handles, and the same calls (send, reserve, commit,
+ * recv, peek, release, wake, close, handover, max_message), the same
+ * capacity rules, timeouts, waiting, signals and cancellation, the same
+ * checks of the shared state (SHMLIB_ECORRUPT).
+ *
+ *   create   shmlib_bcast_create, with the number of subscriber slots and
+ *            the policy.
+ *   open     shmlib_chan_open(key, SHMLIB_CHAN_PRODUCER, ...) takes the
+ *            producer end (one at a time, taken over from a dead holder
+ *            as a channel's); shmlib_chan_open(key, SHMLIB_CHAN_SUBSCRIBER,
+ *            ...) joins as a subscriber, taking a free slot (SHMLIB_EBUSY
+ *            when every slot is held by a live process). A subscriber may
+ *            join at any time and starts at the next message committed:
+ *            it never sees earlier ones. SHMLIB_CHAN_CONSUMER is refused
+ *            on a broadcast (SHMLIB_EINVAL), SHMLIB_CHAN_SUBSCRIBER on a
+ *            channel.
+ *   close    the producer's close ends the stream: each subscriber reads
+ *            what was committed, then gets SHMLIB_EEOS. A subscriber's
+ *            close frees its slot and stops holding the producer back. A
+ *            subscriber's shmlib_chan_handover is a close: a new
+ *            subscriber starts at the next message.
+ *
+ * Policies, chosen at create:
+ *   lossless (the default): the producer waits for room until every live
+ *            subscriber has released what it would overwrite: the slowest
+ *            subscriber sets the pace. With no subscriber, nothing holds
+ *            the producer back and messages are not kept for anyone.
+ *   SHMLIB_BCAST_OVERWRITE (overwrite-oldest): the producer never waits
+ *            for a subscriber that lags; it overwrites the oldest
+ *            messages, and that subscriber skips ahead to the oldest one
+ *            still in the ring. shmlib_chan_lost tells it how many it
+ *            lost. A message a subscriber holds (peek, before release) is
+ *            never overwritten: the producer waits for its release, so
+ *            hold messages briefly.
+ *
+ * Liveness: each subscriber holds an OFD lock on its slot's byte of the
+ * segment's file; when it dies the kernel drops the lock, and a producer
+ * held back by it frees its slot at its next liveness look (within about
+ * 100 ms). Hence broadcast channels need a file: POSIX or memfd keys;
+ * System V is refused (SHMLIB_ENOTSUP). Subscribers judge the producer as
+ * a channel's consumer does (SHMLIB_EPEER after draining what it
+ * committed). The producer never gets SHMLIB_EPEER.
+ *
+ * The layout and every rule are in internal/broadcast/PROTOCOL.md of the
+ * source; the segment is capacity + 4096 + 64 * subscribers (rounded up
+ * to 4096) bytes.
+ */
+
+/* shmlib_bcast_create flag: the overwrite-oldest policy (default lossless). */
+#define SHMLIB_BCAST_OVERWRITE 0x1000u
+
+/*
+ * Creates a segment holding an empty broadcast channel with a data area
+ * of at least `capacity` bytes and slots for `subscribers` subscribers (1
+ * to 1024; 0 means 64), and writes its key to out_key, as
+ * shmlib_chan_create does. flags: SHMLIB_BCAST_OVERWRITE, SHMLIB_SPARSE,
+ * SHMLIB_DESTROY_ON_EXIT.
+ *
+ * Errors: those of shmlib_chan_create; SHMLIB_EINVAL (subscribers above
+ * 1024, an unknown flag, SHMLIB_HUGETLB or SHMLIB_OPEN_EXISTING);
+ * SHMLIB_ENOTSUP (a System V key).
+ */
+int shmlib_bcast_create(const char *key, uint64_t capacity, uint32_t subscribers, uint32_t mode,
+                        uint32_t flags, char *out_key, size_t out_key_len);
+
+/*
+ * Subscriber: *out_lost receives how many messages the producer skipped
+ * this subscriber past (overwrite-oldest) since the last call, which
+ * resets the count. Always 0 on a lossless channel. It does not wait.
+ *
+ * Errors: SHMLIB_EINVAL (not a subscriber handle, NULL out_lost),
+ * SHMLIB_EBUSY.
+ */
+int shmlib_chan_lost(shmlib_chan_t chan, uint64_t *out_lost);
+
+/* ---------------------------------------------------------- waiting on many */
+
+/* The most ends one shmlib_chan_wait_any takes (the kernel's FUTEX_WAITV_MAX). */
+#define SHMLIB_WAIT_ANY_MAX 128
+
+/*
+ * Waits until any of the n ends in chans[] (channel or broadcast ends,
+ * producers and consumers or subscribers, mixed) is READY, or timeout_ns
+ * passes, and stores the index of a ready one in *out_index (the lowest
+ * when several are). It never sends, receives or consumes anything.
+ *
+ * Ready: a consumer or subscriber has a message to receive, or its stream
+ * has ended; a producer has room for a message of the channel's largest
+ * size (shmlib_chan_max_message), so that its next send of any size does
+ * not wait. An end whose peer is found gone is ready too, since its next
+ * call returns at once (SHMLIB_EPEER); that is judged every 100 ms, as a
+ * single wait judges it.
+ *
+ * It spins briefly, then sleeps on the futex words of all the ends at once
+ * (futex_waitv, Linux 5.16 and later), so an idle wait costs no CPU; it
+ * wakes every 100 ms to judge peers. On an older kernel it returns
+ * SHMLIB_ENOTSUP as soon as it would sleep (a ready end is still found and
+ * timeout 0 still works): poll with timeout 0, or wait on one end.
+ *
+ * During the call the ends are in use by this thread, as in any call:
+ * another thread's call on one of them gets SHMLIB_EBUSY, except
+ * shmlib_chan_wake, shmlib_chan_close and shmlib_chan_handover, which end
+ * the wait with SHMLIB_EWOKEN. A signal ends it with SHMLIB_EINTR if any
+ * of the ends was opened with SHMLIB_CHAN_EINTR. It is not a cancellation
+ * point.
+ *
+ * Errors: SHMLIB_EINVAL (chans or out_index NULL, n 0 or above
+ * SHMLIB_WAIT_ANY_MAX, a handle given twice or not open), SHMLIB_EFAULT,
+ * SHMLIB_EBUSY, SHMLIB_ETIMEDOUT, SHMLIB_EWOKEN, SHMLIB_EINTR,
+ * SHMLIB_ENOTSUP (no futex_waitv).
+ */
+int shmlib_chan_wait_any(const shmlib_chan_t *chans, size_t n, int64_t timeout_ns, size_t *out_index);
+
+/* -------------------------------------------------------------- pollable ends */
+
+/*
+ * A file descriptor per end, for event loops (epoll, poll, select, Python's
+ * asyncio, Go's poller): it becomes readable when the end is READY (as
+ * shmlib_chan_wait_any defines it) after the end was ARMED.
+ *
+ *   shmlib_chan_fd(chan, &fd);           once; register fd for reading
+ *   shmlib_chan_arm(chan);               before each wait
+ *   ... fd readable ...
+ *   while (shmlib_chan_recv(chan, ..., 0) == SHMLIB_OK)   (timeout 0)
+ *       handle the message;
+ *   shmlib_chan_arm(chan);               and wait again
+ *
+ * Arming clears the fd's readability, then makes it readable at once if
+ * the end is ready now, or else hands the end to a watcher: a C thread of
+ * this process (one per 127 armed ends, started when needed) that sleeps
+ * in futex_waitv on the futex words of the armed ends and, when one is
+ * ready, makes its fd readable and disarms it. The fd is an eventfd: read
+ * it or not, as you like; only shmlib_chan_arm clears it. Readiness may be
+ * spurious (another thread took the message first): calls with timeout 0
+ * then return SHMLIB_ETIMEDOUT, and you arm again.
+ *
+ * Why a thread: a ring in shared memory is no kernel object poll() can
+ * watch, and the peer process cannot write to a descriptor of this one
+ * without one being passed to it. The peer does nothing new: the watcher
+ * counts as a waiter on the end, so the peer's usual futex wake reaches
+ * it. Idle armed ends cost no CPU (the watcher sleeps, waking every 100 ms
+ * to judge peers: a dead peer makes its end ready); a ready end costs one
+ * thread switch more than a pipe would. The watcher blocks every signal.
+ * It needs futex_waitv (Linux 5.16): on older kernels the watcher looks at
+ * the armed ends every 10 ms instead of sleeping on them (slower to notice,
+ * and a little CPU while ends are armed).
+ *
+ * The fd belongs to the end: do not close it; shmlib_chan_close and
+ * shmlib_chan_handover close it (take it out of your event loop first).
+ * A child made by fork() shares it, but not the watcher.
+ *
+ * Errors (both): SHMLIB_EINVAL (not an open handle, NULL out_fd),
+ * SHMLIB_EFAULT, SHMLIB_EBUSY (another thread is in a call on the end),
+ * SHMLIB_EOS (eventfd failed, e.g. too many open files), SHMLIB_ENOMEM
+ * (no watcher thread could be started).
+ */
+int shmlib_chan_fd(shmlib_chan_t chan, int *out_fd);
+int shmlib_chan_arm(shmlib_chan_t chan);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
  * command. Built by tests/main_test.go with -lshm against include/shmlib.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -628,6 +629,44 @@ static int run(int argc, char **argv, int i)
         printf("opened %s\n", ARG(2));
         return i + 3;
     }
+    if (strcmp(cmd, "bcast-create") == 0) {
+        char key[SHMLIB_KEY_MAX];
+        uint32_t flags = strcmp(ARG(4), "overwrite") == 0  ? SHMLIB_BCAST_OVERWRITE
+                         : strcmp(ARG(4), "lossless") == 0 ? 0
+                                                           : (usage("bcast-create: policy %s", ARG(4)), 0);
+        check(shmlib_bcast_create(ARG(1), (uint64_t)number(ARG(2), 0, INT64_MAX), (uint32_t)number(ARG(3), 0, UINT32_MAX),
+                                  0600, flags, key, sizeof key));
+        printf("created %s\n", key);
+        snprintf(last_key, sizeof last_key, "%s", key);
+        return i + 5;
+    }
+    if (strcmp(cmd, "bcast-open") == 0) {
+        int end = strcmp(ARG(2), "producer") == 0     ? SHMLIB_CHAN_PRODUCER
+                  : strcmp(ARG(2), "subscriber") == 0 ? SHMLIB_CHAN_SUBSCRIBER
+                                                      : (usage("bcast-open: end %s", ARG(2)), 0);
+        shmlib_chan_t opened;
+        check(shmlib_chan_open(ARG(1), end, &opened));
+        chan = opened;
+        printf("opened %s\n", ARG(2));
+        return i + 3;
+    }
+    if (strcmp(cmd, "chan-poll") == 0) {
+        need_chan();
+        int fd;
+        check(shmlib_chan_fd(chan, &fd));
+        check(shmlib_chan_arm(chan));
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, (int)number(ARG(1), 0, INT32_MAX));
+        printf("%s\n", n == 1 ? "polled" : "not ready");
+        return i + 2;
+    }
+    if (strcmp(cmd, "chan-lost") == 0) {
+        need_chan();
+        uint64_t lost;
+        check(shmlib_chan_lost(chan, &lost));
+        printf("lost %llu\n", (unsigned long long)lost);
+        return i + 1;
+    }
     if (strcmp(cmd, "chan-timeout") == 0) {
         long long ms = number(ARG(1), -1, INT64_MAX / 1000000);
         timeout_ns = ms < 0 ? SHMLIB_WAIT_FOREVER : ms * 1000000;
@@ -738,6 +777,7 @@ static int arity(const char *cmd)
         {"chan-take", 1}, {"chan-peek", 1}, {"chan-stream", 2}, {"chan-drain", 2},
         {"chan-send-array", 3}, {"chan-recv-array", 1}, {"chan-close", 0},
         {"memfd-send", 2}, {"memfd-recv", 1},
+        {"bcast-create", 4}, {"bcast-open", 2}, {"chan-lost", 0}, {"chan-poll", 1},
     };
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
         if (strcmp(table[k].name, cmd) == 0)

@@ -4,6 +4,7 @@ Runs the script on its command line with the public API of the `shmlib`
 package (bindings/python), printing one line per command.
 """
 
+import asyncio
 import ctypes
 import struct
 import sys
@@ -224,6 +225,37 @@ class Peer:
         self.ends.append(self.ch)
         say(f"opened {end}")
 
+    def bcast_create(self, key, capacity, slots, policy):
+        if policy not in ("lossless", "overwrite"):
+            usage(f"bcast-create: policy {policy}")
+        say(f"created {shmlib.create_broadcast(int(capacity), key, subscribers=int(slots), overwrite=policy == 'overwrite')}")
+
+    def bcast_open(self, key, end):
+        self.ch = shmlib.open_broadcast(key, end)
+        self.ends.append(self.ch)
+        say(f"opened {end}")
+
+    def chan_poll(self, ms):
+        ch = self.channel()
+
+        async def wait():
+            loop = asyncio.get_running_loop()
+            ready = loop.create_future()
+            loop.add_reader(ch.fileno(), lambda: ready.done() or ready.set_result(None))
+            ch.arm()
+            try:
+                await asyncio.wait_for(ready, int(ms) / 1000)
+                return True
+            except asyncio.TimeoutError:
+                return False
+            finally:
+                loop.remove_reader(ch.fileno())
+
+        say("polled" if asyncio.run(wait()) else "not ready")
+
+    def chan_lost(self):
+        say(f"lost {self.channel().lost()}")
+
     def chan_max(self):
         say(f"max {self.channel().max_message}")
 
@@ -393,6 +425,7 @@ ARITY = {
     "chan-send": 2, "chan-put": 2, "chan-reserve": 2, "chan-recv": 1,
     "chan-take": 1, "chan-peek": 1, "chan-stream": 2, "chan-drain": 2,
     "chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
+    "bcast-create": 4, "bcast-open": 2, "chan-lost": 0, "chan-poll": 1,
 }
 
 

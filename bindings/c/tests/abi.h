@@ -11,7 +11,7 @@
 /* The error codes run from -1 down to ABI_LOWEST_CODE without a gap. */
 #define ABI_LOWEST_CODE SHMLIB_EWOKEN
 /* How many functions the header declares. */
-#define ABI_FUNCTIONS 29
+#define ABI_FUNCTIONS 34
 
 /* The SHMLIB_* name of a return code, NULL for a value that is none. */
 static inline const char *abi_code_name(int rc)
@@ -76,6 +76,11 @@ static inline const char *abi_function(size_t i)
         "shmlib_chan_unreserve",
         "shmlib_chan_unpeek",
         "shmlib_chan_wake",
+        "shmlib_bcast_create",
+        "shmlib_chan_lost",
+        "shmlib_chan_wait_any",
+        "shmlib_chan_fd",
+        "shmlib_chan_arm",
     };
     return i < sizeof names / sizeof names[0] ? names[i] : NULL;
 }
@@ -202,6 +207,26 @@ static inline const int *abi_documented(const char *name)
     }
     if (strcmp(name, "shmlib_chan_wake") == 0) {
         static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_bcast_create") == 0) {
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_EEXIST, SHMLIB_EACCES, SHMLIB_ENOMEM, SHMLIB_ERANGE, SHMLIB_ENOTSUP, SHMLIB_EOS, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_chan_lost") == 0) {
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_EBUSY, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_chan_wait_any") == 0) {
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_ENOTSUP, SHMLIB_EFAULT, SHMLIB_ETIMEDOUT, SHMLIB_EBUSY, SHMLIB_EINTR, SHMLIB_EWOKEN, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_chan_fd") == 0) {
+        static const int codes[] = {SHMLIB_OK, INT_MIN};
+        return codes;
+    }
+    if (strcmp(name, "shmlib_chan_arm") == 0) {
+        static const int codes[] = {SHMLIB_OK, INT_MIN};
         return codes;
     }
     return NULL;

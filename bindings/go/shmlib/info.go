@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/libshm/libshm/internal/broadcast"
 	"github.com/libshm/libshm/internal/channel"
 	"github.com/libshm/libshm/internal/segment"
 )
@@ -43,6 +44,7 @@ type Info struct {
 	Destroyed bool // System V: destroyed, but still attached somewhere
 	Locked    bool // System V: locked in RAM with SHM_LOCK
 	Channel   bool // holds a channel made by CreateChannel (or any libshm binding)
+	Broadcast bool // holds a broadcast channel made by CreateBroadcast (or any binding)
 }
 
 // Stat describes the segment named by key. It needs no attach, and no
@@ -104,6 +106,7 @@ func infoOf(in *segment.Info) Info {
 		Destroyed: in.Destroyed,
 		Locked:    in.Locked,
 		Channel:   channel.Probe(in),
+		Broadcast: broadcast.Probe(in),
 	}
 }
 

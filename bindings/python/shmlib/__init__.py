@@ -44,6 +44,8 @@ _LAZY = {
     "SegmentInfo": "info", "list_segments": "info", "reap": "info",
     "stat": "info",
     "recv_memfd": "memfd", "send_memfd": "memfd",
+    "Broadcast": "broadcast", "create_broadcast": "broadcast",
+    "open_broadcast": "broadcast", "wait_any": "waitset",
 }
 
 
@@ -94,13 +96,13 @@ def library_path():
 
 
 __all__ = [
-    "AlreadyExists", "BufferTooSmall", "Busy", "Channel", "Corrupt",
+    "AlreadyExists", "Broadcast", "BufferTooSmall", "Busy", "Channel", "Corrupt",
     "EndOfStream", "Error", "Forked", "InvalidArgument", "KEY_MAX",
     "MessageTooLarge", "NotAttached", "NotFound", "NotSupported",
     "OSFailure", "OutOfMemory", "Peek", "PeekArray", "PeerGone",
     "PermissionDenied", "Reservation", "Segment", "SegmentInfo", "Timeout",
-    "attach", "create", "create_channel", "create_detached", "destroy",
+    "attach", "create", "create_broadcast", "create_channel", "create_detached", "destroy",
     "ftok", "library_path", "library_version", "list_segments", "reap",
-    "open_channel", "posix_key", "posix_name", "recv_memfd", "send_memfd",
-    "stat", "strerror",
+    "open_broadcast", "open_channel", "posix_key", "posix_name", "recv_memfd", "send_memfd",
+    "stat", "strerror", "wait_any",
 ]

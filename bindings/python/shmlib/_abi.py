@@ -49,11 +49,15 @@ BACKEND_MEMFD = 3
 STAT_DESTROYED = 0x1  # System V: marked for removal, still attached somewhere
 STAT_LOCKED = 0x2  # System V: locked in RAM with SHM_LOCK
 STAT_CHANNEL = 0x4  # holds a channel made by shmlib_chan_create
+STAT_BROADCAST = 0x8  # holds a broadcast channel made by shmlib_bcast_create
 REAP_DESTROY = 0x1  # destroy what is found; without it, only list
 CHAN_PRODUCER = 1
 CHAN_CONSUMER = 2
+CHAN_SUBSCRIBER = 3  # of a broadcast channel (see BROADCAST below)
 CHAN_EINTR = 0x100
 WAIT_FOREVER = -1
+BCAST_OVERWRITE = 0x1000
+WAIT_ANY_MAX = 128
 
 chan_t = c_uint64  # shmlib_chan_t
 
@@ -115,4 +119,9 @@ PROTOTYPES = {
     "shmlib_chan_unreserve": (c_int, [chan_t]),
     "shmlib_chan_unpeek": (c_int, [chan_t]),
     "shmlib_chan_wake": (c_int, [chan_t]),
+    "shmlib_bcast_create": (c_int, [c_char_p, c_uint64, c_uint32, c_uint32, c_uint32, POINTER(c_char), c_size_t]),
+    "shmlib_chan_lost": (c_int, [chan_t, POINTER(c_uint64)]),
+    "shmlib_chan_wait_any": (c_int, [POINTER(chan_t), c_size_t, c_int64, POINTER(c_size_t)]),
+    "shmlib_chan_fd": (c_int, [chan_t, POINTER(c_int)]),
+    "shmlib_chan_arm": (c_int, [chan_t]),
 }

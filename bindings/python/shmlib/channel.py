@@ -533,6 +533,40 @@ class Channel:
         except EndOfStream:
             raise StopIteration from None
 
+    # ------------------------------------------------------------ asyncio
+    # (aio.py: pollable ends, for event loops)
+
+    def fileno(self):
+        """A file descriptor that turns readable when this end is ready,
+        once arm() was called: for loop.add_reader, select, epoll."""
+        from . import aio  # asyncio is imported only by those who use it
+        return aio.fileno(self)
+
+    def arm(self):
+        """Makes fileno() readable when this end is ready (at once if it
+        is now): call it before each wait, after calls with timeout 0 gave
+        Timeout."""
+        from . import aio
+        aio.arm(self)
+
+    async def recv_async(self):
+        """recv() for asyncio: awaits the next message without blocking
+        the loop."""
+        from . import aio
+        return await aio.recv_async(self)
+
+    async def send_async(self, data):
+        """send() for asyncio: awaits room without blocking the loop."""
+        from . import aio
+        return await aio.send_async(self, data)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        from . import aio
+        return await aio.anext_message(self)
+
     def close(self):
         """Leaves this end and detaches the channel; the segment lives on.
 

@@ -41,6 +41,7 @@ class SegmentInfo:
     destroyed: bool         #: System V: marked for removal, still attached
     locked: bool            #: System V: locked in RAM (SHM_LOCK)
     channel: bool           #: holds a libshm channel (shmlib_chan_create)
+    broadcast: bool = False #: holds a broadcast channel (shmlib_bcast_create)
 
     @classmethod
     def _from_stat(cls, st):
@@ -67,6 +68,7 @@ class SegmentInfo:
             destroyed=bool(st.flags & _ffi.STAT_DESTROYED),
             locked=bool(st.flags & _ffi.STAT_LOCKED),
             channel=bool(st.flags & _ffi.STAT_CHANNEL),
+            broadcast=bool(st.flags & _ffi.STAT_BROADCAST),
         )
 
 

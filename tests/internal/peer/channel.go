@@ -29,8 +29,90 @@ type Channel interface {
 	Close() error
 }
 
+// Broadcasts is what a binding that has broadcast channels adds to Lib;
+// their ends are Channels that also have Lost.
+type Broadcasts interface {
+	BcastCreate(key string, capacity uint64, slots uint32, overwrite bool) (string, error)
+	BcastOpen(key string, producer bool) (Channel, error)
+}
+
+// doBcast runs the broadcast commands.
+func (r *runner) doBcast(cmd string, args []string) (int, error) {
+	lib, ok := r.lib.(Broadcasts)
+	if !ok {
+		return 0, usageError{fmt.Errorf("%s: this binding has no broadcast channels", cmd)}
+	}
+	switch cmd {
+	case "bcast-create":
+		capacity, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil {
+			return 0, usageError{err}
+		}
+		slots, err := strconv.ParseUint(args[2], 10, 32)
+		if err != nil || (args[3] != "lossless" && args[3] != "overwrite") {
+			return 0, usageError{fmt.Errorf("bcast-create: slots %q, policy %q", args[2], args[3])}
+		}
+		key, err := lib.BcastCreate(args[0], capacity, uint32(slots), args[3] == "overwrite")
+		if err != nil {
+			return 0, err
+		}
+		r.printf("created %s", key)
+	case "bcast-open":
+		if args[1] != "producer" && args[1] != "subscriber" {
+			return 0, usageError{fmt.Errorf("bcast-open: end %q", args[1])}
+		}
+		ch, err := lib.BcastOpen(args[0], args[1] == "producer")
+		if err != nil {
+			return 0, err
+		}
+		r.ch = ch
+		r.printf("opened %s", args[1])
+	case "chan-lost":
+		l, ok := r.ch.(interface{ Lost() (uint64, error) })
+		if !ok {
+			return 0, usageError{errors.New("chan-lost: not a broadcast end")}
+		}
+		n, err := l.Lost()
+		if err != nil {
+			return 0, err
+		}
+		r.printf("lost %d", n)
+	}
+	return 0, nil
+}
+
 // doChan runs the channel commands.
 func (r *runner) doChan(cmd string, args []string) (int, error) {
+	switch cmd {
+	case "bcast-create", "bcast-open":
+		return r.doBcast(cmd, args)
+	case "chan-poll":
+		p, ok := r.ch.(interface {
+			Poll(time.Duration) (bool, error)
+		})
+		if !ok {
+			return 0, usageError{errors.New("chan-poll: this binding has no pollable ends")}
+		}
+		ms, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil {
+			return 0, usageError{err}
+		}
+		ready, err := p.Poll(time.Duration(ms) * time.Millisecond)
+		if err != nil {
+			return 0, err
+		}
+		if ready {
+			r.printf("polled")
+		} else {
+			r.printf("not ready")
+		}
+		return 0, nil
+	case "chan-lost":
+		if r.ch == nil {
+			return 0, usageError{errors.New("no channel: bcast-open first")}
+		}
+		return r.doBcast(cmd, args)
+	}
 	lib, ok := r.lib.(Channels)
 	if !ok {
 		return 0, usageError{fmt.Errorf("%s: this binding has no channels", cmd)}

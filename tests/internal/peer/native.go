@@ -133,9 +133,21 @@ func (native) ChanOpen(key string, producer bool) (Channel, error) {
 	return nativeChannel{ch}, nil
 }
 
+// nativeEnd is what *shmlib.Channel and *shmlib.Broadcast share.
+type nativeEnd interface {
+	MaxMessage() uint64
+	Send(msg []byte, timeout time.Duration) error
+	Reserve(n int, timeout time.Duration) ([]byte, error)
+	Commit(n int) error
+	Recv(buf []byte, timeout time.Duration) (int, error)
+	Peek(timeout time.Duration) ([]byte, error)
+	Release() error
+	Close() error
+}
+
 // nativeChannel turns the package's errors into *shmso.Error; a negative
 // timeout is shmlib.Forever.
-type nativeChannel struct{ ch *shmlib.Channel }
+type nativeChannel struct{ ch nativeEnd }
 
 func forever(d time.Duration) time.Duration {
 	if d < 0 {
@@ -166,4 +178,32 @@ func (c nativeChannel) Recv(buf []byte, timeout time.Duration) (int, error) {
 func (c nativeChannel) Peek(timeout time.Duration) ([]byte, error) {
 	msg, err := c.ch.Peek(forever(timeout))
 	return msg, coded(err)
+}
+
+func (native) BcastCreate(key string, capacity uint64, slots uint32, overwrite bool) (string, error) {
+	made, err := shmlib.CreateBroadcast(key, capacity, &shmlib.BroadcastOptions{Subscribers: int(slots), Overwrite: overwrite})
+	return made, coded(err)
+}
+
+func (native) BcastOpen(key string, producer bool) (Channel, error) {
+	end := shmlib.Subscriber
+	if producer {
+		end = shmlib.BroadcastProducer
+	}
+	b, err := shmlib.OpenBroadcast(key, end)
+	if err != nil {
+		return nil, coded(err)
+	}
+	return nativeBroadcast{nativeChannel{b}, b}, nil
+}
+
+// nativeBroadcast is a broadcast end as a peer's Channel, with Lost.
+type nativeBroadcast struct {
+	nativeChannel
+	b *shmlib.Broadcast
+}
+
+func (c nativeBroadcast) Lost() (uint64, error) {
+	n, err := c.b.Lost()
+	return n, coded(err)
 }

@@ -67,6 +67,7 @@ var arity = map[string]int{
 	"chan-take": 1, "chan-peek": 1, "chan-stream": 2, "chan-drain": 2,
 	"chan-send-array": 3, "chan-recv-array": 1, "chan-close": 0,
 	"memfd-send": 2, "memfd-recv": 1,
+	"bcast-create": 4, "bcast-open": 2, "chan-lost": 0, "chan-poll": 1,
 }
 
 // usageError is a malformed script, a bug in the test that wrote it.

@@ -1,8 +1,12 @@
 package peer
 
 import (
+	"errors"
+	"os"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/libshm/libshm/tests/internal/shmso"
 )
@@ -85,6 +89,10 @@ func (p purego) ChanOpen(key string, producer bool) (Channel, error) {
 	if producer {
 		end = shmso.ChanProducer
 	}
+	return p.open(key, end)
+}
+
+func (p purego) open(key string, end int) (Channel, error) {
 	ch, err := p.lib.ChanOpen(key, end)
 	if err != nil {
 		return nil, err
@@ -117,4 +125,48 @@ func (c puregoChannel) Recv(buf []byte, timeout time.Duration) (int, error) {
 
 func (c puregoChannel) Peek(timeout time.Duration) ([]byte, error) {
 	return c.Chan.Peek(nanoseconds(timeout))
+}
+
+func (p purego) BcastCreate(key string, capacity uint64, slots uint32, overwrite bool) (string, error) {
+	flags := uint32(0)
+	if overwrite {
+		flags = shmso.BcastOverwrite
+	}
+	return p.lib.BcastCreate(key, capacity, slots, 0o600, flags)
+}
+
+func (p purego) BcastOpen(key string, producer bool) (Channel, error) {
+	end := shmso.ChanSubscriber
+	if producer {
+		end = shmso.ChanProducer
+	}
+	return p.open(key, end)
+}
+
+// Poll arms the end and waits for its descriptor through the Go runtime's
+// poller: an *os.File over a non-blocking descriptor parks the goroutine
+// in the netpoller, not a thread in read(). The descriptor is the end's:
+// the File is dup'ed from it, so closing the File leaves the end's alone.
+func (c puregoChannel) Poll(timeout time.Duration) (bool, error) {
+	fd, err := c.Chan.Fd()
+	if err != nil {
+		return false, err
+	}
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return false, err
+	}
+	unix.SetNonblock(dup, true)
+	f := os.NewFile(uintptr(dup), "chan")
+	defer f.Close()
+	if err := c.Chan.Arm(); err != nil {
+		return false, err
+	}
+	f.SetReadDeadline(time.Now().Add(timeout))
+	var b [8]byte
+	_, err = f.Read(b[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -6,53 +6,57 @@ import "unsafe"
 
 // The integer constants of include/shmlib.h, SHMLIB_KEY_MAX as KeyMax.
 const (
-	VersionMajor  = 0
-	VersionMinor  = 1
-	VersionPatch  = 0
-	VersionNumber = 100
-	Ok            = 0
-	Einval        = -1
-	Enoent        = -2
-	Eexist        = -3
-	Eacces        = -4
-	Enomem        = -5
-	Erange        = -6
-	Enotattached  = -7
-	Enotsup       = -8
-	Efault        = -9
-	Eforked       = -10
-	Eos           = -11
-	Einternal     = -12
-	Etimedout     = -13
-	Eeos          = -14
-	Epeer         = -15
-	Ecorrupt      = -16
-	Ebusy         = -17
-	Emsgsize      = -18
-	Eintr         = -19
-	Ewoken        = -20
-	Opened        = 1
-	ErrorMax      = 512
-	KeyMax        = 272
-	OpenExisting  = 256
-	Hugetlb       = 512
-	Sparse        = 1024
-	DestroyOnExit = 2048
-	Rdonly        = 1
-	Populate      = 2
-	Lock          = 4
-	Fixed         = 8
-	BackendPosix  = 1
-	BackendSysv   = 2
-	BackendMemfd  = 3
-	StatDestroyed = 1
-	StatLocked    = 2
-	StatChannel   = 4
-	ReapDestroy   = 1
-	ChanProducer  = 1
-	ChanConsumer  = 2
-	ChanEintr     = 256
-	WaitForever   = -1
+	VersionMajor   = 0
+	VersionMinor   = 1
+	VersionPatch   = 0
+	VersionNumber  = 100
+	Ok             = 0
+	Einval         = -1
+	Enoent         = -2
+	Eexist         = -3
+	Eacces         = -4
+	Enomem         = -5
+	Erange         = -6
+	Enotattached   = -7
+	Enotsup        = -8
+	Efault         = -9
+	Eforked        = -10
+	Eos            = -11
+	Einternal      = -12
+	Etimedout      = -13
+	Eeos           = -14
+	Epeer          = -15
+	Ecorrupt       = -16
+	Ebusy          = -17
+	Emsgsize       = -18
+	Eintr          = -19
+	Ewoken         = -20
+	Opened         = 1
+	ErrorMax       = 512
+	KeyMax         = 272
+	OpenExisting   = 256
+	Hugetlb        = 512
+	Sparse         = 1024
+	DestroyOnExit  = 2048
+	Rdonly         = 1
+	Populate       = 2
+	Lock           = 4
+	Fixed          = 8
+	BackendPosix   = 1
+	BackendSysv    = 2
+	BackendMemfd   = 3
+	StatDestroyed  = 1
+	StatLocked     = 2
+	StatChannel    = 4
+	StatBroadcast  = 8
+	ReapDestroy    = 1
+	ChanProducer   = 1
+	ChanConsumer   = 2
+	ChanSubscriber = 3
+	ChanEintr      = 256
+	WaitForever    = -1
+	BcastOverwrite = 4096
+	WaitAnyMax     = 128
 )
 
 // Codes names every return code of the header, by value.
@@ -112,6 +116,11 @@ type functions struct {
 	chanUnreserve  func(uint64) int32
 	chanUnpeek     func(uint64) int32
 	chanWake       func(uint64) int32
+	bcastCreate    func(string, uint64, uint32, uint32, uint32, *byte, uintptr) int32
+	chanLost       func(uint64, *uint64) int32
+	chanWaitAny    func(*uint64, uintptr, int64, *uintptr) int32
+	chanFd         func(uint64, *int32) int32
+	chanArm        func(uint64) int32
 }
 
 // table maps each function's name to its field.
@@ -146,5 +155,10 @@ func (f *functions) table() map[string]any {
 		"shmlib_chan_unreserve":   &f.chanUnreserve,
 		"shmlib_chan_unpeek":      &f.chanUnpeek,
 		"shmlib_chan_wake":        &f.chanWake,
+		"shmlib_bcast_create":     &f.bcastCreate,
+		"shmlib_chan_lost":        &f.chanLost,
+		"shmlib_chan_wait_any":    &f.chanWaitAny,
+		"shmlib_chan_fd":          &f.chanFd,
+		"shmlib_chan_arm":         &f.chanArm,
 	}
 }

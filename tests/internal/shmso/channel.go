@@ -94,3 +94,43 @@ func (c *Chan) Wake() error {
 	_, err := c.lib.call(func() int32 { return c.lib.chanWake(c.h) })
 	return err
 }
+
+// BcastCreate is shmlib_bcast_create: the canonical key of the new segment.
+func (l *Lib) BcastCreate(key string, capacity uint64, subscribers, mode, flags uint32) (string, error) {
+	var out [KeyMax]byte
+	_, err := l.call(func() int32 {
+		return l.bcastCreate(key, capacity, subscribers, mode, flags, &out[0], uintptr(len(out)))
+	})
+	return cString(out[:]), err
+}
+
+// Lost is shmlib_chan_lost: messages a broadcast subscriber was skipped past.
+func (c *Chan) Lost() (uint64, error) {
+	var n uint64
+	_, err := c.lib.call(func() int32 { return c.lib.chanLost(c.h, &n) })
+	return n, err
+}
+
+// WaitAny is shmlib_chan_wait_any: the index of a ready end among chans.
+func (l *Lib) WaitAny(chans []*Chan, timeout int64) (int, error) {
+	hs := make([]uint64, len(chans))
+	for i, c := range chans {
+		hs[i] = c.h
+	}
+	var idx uintptr
+	_, err := l.call(func() int32 { return l.chanWaitAny(unsafe.SliceData(hs), uintptr(len(hs)), timeout, &idx) })
+	return int(idx), err
+}
+
+// Fd is shmlib_chan_fd: the end's eventfd, readable once armed and ready.
+func (c *Chan) Fd() (int, error) {
+	var fd int32
+	_, err := c.lib.call(func() int32 { return c.lib.chanFd(c.h, &fd) })
+	return int(fd), err
+}
+
+// Arm is shmlib_chan_arm.
+func (c *Chan) Arm() error {
+	_, err := c.lib.call(func() int32 { return c.lib.chanArm(c.h) })
+	return err
+}
