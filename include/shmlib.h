@@ -1071,7 +1071,7 @@ int shmlib_chan_wait_any(const shmlib_chan_t *chans, size_t n, int64_t timeout_n
  * shmlib_chan_handover close it (take it out of your event loop first).
  * A child made by fork() shares it, but not the watcher.
  *
- * Errors (both): SHMLIB_EINVAL (not an open handle, NULL out_fd),
+ * Errors: SHMLIB_EINVAL (not an open handle, NULL out_fd),
  * SHMLIB_EFAULT, SHMLIB_EBUSY (another thread is in a call on the end),
  * SHMLIB_EOS (eventfd failed, e.g. too many open files), SHMLIB_ENOMEM
  * (no watcher thread could be started).

@@ -139,6 +139,10 @@ static void one_call(void)
     case F_KEY_NORMALIZE: call_key_normalize(); break;
     case F_CHAN_UNRESERVE: call_chan_give_back(0); break;
     case F_CHAN_UNPEEK: call_chan_give_back(1); break;
+    case F_CHAN_LOST: call_chan_lost(); break;
+    case F_CHAN_FD: call_chan_fd(); break;
+    case F_CHAN_ARM: call_chan_arm(); break;
+    case F_CHAN_WAIT_ANY: call_chan_wait_any(); break;
     }
     /* Helper calls made after the checked one (a stat for a new segment's
      * id, the recovery after a fault) may have set the last error. */

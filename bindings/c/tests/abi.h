@@ -222,11 +222,11 @@ static inline const int *abi_documented(const char *name)
         return codes;
     }
     if (strcmp(name, "shmlib_chan_fd") == 0) {
-        static const int codes[] = {SHMLIB_OK, INT_MIN};
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_ENOMEM, SHMLIB_EFAULT, SHMLIB_EOS, SHMLIB_EBUSY, INT_MIN};
         return codes;
     }
     if (strcmp(name, "shmlib_chan_arm") == 0) {
-        static const int codes[] = {SHMLIB_OK, INT_MIN};
+        static const int codes[] = {SHMLIB_OK, SHMLIB_EINVAL, SHMLIB_ENOMEM, SHMLIB_EFAULT, SHMLIB_EOS, SHMLIB_EBUSY, INT_MIN};
         return codes;
     }
     return NULL;

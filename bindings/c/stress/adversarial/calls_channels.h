@@ -621,3 +621,101 @@ static void call_chan_give_back(int unpeek)
     }
 }
 
+
+/* --------------------------------------- broadcast, waiting on many, pollable ends */
+
+static int gen_end(void) { return stress_below(&rng, 2) ? SHMLIB_CHAN_PRODUCER : SHMLIB_CHAN_CONSUMER; }
+
+/* The model makes channels only: no handle is a broadcast subscriber's, so
+ * every lost count is refused, before out_lost is looked at. */
+static void call_chan_lost(void)
+{
+    begin(F_CHAN_LOST);
+    int slot, ocls;
+    shmlib_chan_t h = gen_handle(gen_end(), &slot);
+    uint64_t *out = out_param(OFF_SIZE, 10, &ocls);
+    describe("shmlib_chan_lost(%" PRIu64 ", %s)", h, pname(ocls));
+    if (good(ocls))
+        sentinel(out, 8);
+    check(shmlib_chan_lost(h, out), B(SHMLIB_EINVAL), faults(ocls));
+    expect_untouched(ocls, out, 8, "out_lost");
+}
+
+/* An open end's descriptor is open (closing the end closes it: the final
+ * leak check counts descriptors). */
+static void call_chan_fd(void)
+{
+    begin(F_CHAN_FD);
+    int slot, ocls;
+    shmlib_chan_t h = gen_handle(gen_end(), &slot);
+    int *out = out_param(OFF_COUNT, 10, &ocls);
+    uint32_t allowed = slot < 0 || ocls == P_NULL ? B(SHMLIB_EINVAL) : faults(ocls) ? B(SHMLIB_EFAULT) : B(0);
+    describe("shmlib_chan_fd(%" PRIu64 ", %s)", h, pname(ocls));
+    if (good(ocls))
+        sentinel(out, sizeof *out);
+    int rc = shmlib_chan_fd(h, out);
+    check(rc, allowed, faults(ocls));
+    if (rc == 0 && good(ocls)) {
+        int fd;
+        memcpy(&fd, (unsigned char *)out, sizeof fd);
+        if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+            violation(V_DATA, "descriptor %d is not open", fd);
+    } else if (rc != 0) {
+        expect_untouched(ocls, out, sizeof *out, "out_fd");
+    }
+}
+
+static void call_chan_arm(void)
+{
+    begin(F_CHAN_ARM);
+    int slot;
+    shmlib_chan_t h = gen_handle(gen_end(), &slot);
+    describe("shmlib_chan_arm(%" PRIu64 ")", h);
+    check(shmlib_chan_arm(h), slot < 0 ? B(SHMLIB_EINVAL) : B(0), 0);
+}
+
+/* Timeout 0 only: a set of open, distinct ends is ready or not; anything
+ * else is refused. */
+static void call_chan_wait_any(void)
+{
+    begin(F_CHAN_WAIT_ANY);
+    static shmlib_chan_t hs[SHMLIB_WAIT_ANY_MAX + 1];
+    size_t n;
+    switch (stress_below(&rng, 10)) {
+    case 0: n = 0; break;
+    case 1: n = SHMLIB_WAIT_ANY_MAX + 1; break;
+    default: n = 1 + (size_t)stress_below(&rng, 4);
+    }
+    int bad = n == 0 || n > SHMLIB_WAIT_ANY_MAX;
+    for (size_t i = 0; i < n; i++) {
+        int slot;
+        hs[i] = gen_handle(gen_end(), &slot);
+        bad |= slot < 0;
+        for (size_t j = 0; j < i; j++)
+            bad |= hs[j] == hs[i];
+    }
+    int ccls = P_GOOD, ocls;
+    const shmlib_chan_t *chans = hs;
+    if (stress_below(&rng, 10) == 0) {
+        chans = NULL;
+        ccls = P_NULL;
+    }
+    size_t *out = out_param(OFF_COUNT, 10, &ocls);
+    uint32_t allowed = bad || ccls == P_NULL || ocls == P_NULL ? B(SHMLIB_EINVAL)
+                       : faults(ocls)                           ? B(SHMLIB_EFAULT)
+                                                                : B(0) | B(SHMLIB_ETIMEDOUT);
+    describe("shmlib_chan_wait_any(%s, %zu, 0, %s)", pname(ccls), n, pname(ocls));
+    if (good(ocls))
+        sentinel(out, sizeof *out);
+    int rc = shmlib_chan_wait_any(chans, n, 0, out);
+    check(rc, allowed, faults(ocls));
+    if (rc == 0 && good(ocls)) {
+        size_t idx;
+        memcpy(&idx, (unsigned char *)out, sizeof idx);
+        if (idx >= n)
+            violation(V_DATA, "index %zu of %zu ends", idx, n);
+    } else if (rc != 0) {
+        expect_untouched(ocls, out, sizeof *out, "out_index");
+    }
+}
+

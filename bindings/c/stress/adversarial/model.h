@@ -8,7 +8,8 @@ enum fn {
     F_VERSION, F_VERSION_STRING, F_STRERROR, F_LAST_ERROR, F_FTOK, F_CREATE, F_ATTACH,
     F_DETACH, F_DESTROY, F_STAT, F_LIST, F_CHAN_CREATE, F_CHAN_OPEN, F_CHAN_CLOSE,
     F_CHAN_MAX, F_CHAN_SEND, F_CHAN_RESERVE, F_CHAN_COMMIT, F_CHAN_RECV, F_CHAN_PEEK,
-    F_CHAN_RELEASE, F_MEMFD_SEND, F_MEMFD_RECV, F_REAP, F_CHAN_HANDOVER, F_KEY_NORMALIZE, F_CHAN_UNRESERVE, F_CHAN_UNPEEK, NFN
+    F_CHAN_RELEASE, F_MEMFD_SEND, F_MEMFD_RECV, F_REAP, F_CHAN_HANDOVER, F_KEY_NORMALIZE, F_CHAN_UNRESERVE, F_CHAN_UNPEEK,
+    F_CHAN_LOST, F_CHAN_FD, F_CHAN_ARM, F_CHAN_WAIT_ANY, NFN
 };
 
 static const char *const fn_name[NFN] = {
@@ -16,11 +17,12 @@ static const char *const fn_name[NFN] = {
     "detach", "destroy", "stat", "list", "chan_create", "chan_open", "chan_close",
     "chan_max_message", "chan_send", "chan_reserve", "chan_commit", "chan_recv", "chan_peek",
     "chan_release", "memfd_send", "memfd_recv", "reap", "chan_handover", "key_normalize", "chan_unreserve", "chan_unpeek",
+    "chan_lost", "chan_fd", "chan_arm", "chan_wait_any",
 };
 
 /* How often each is called, out of the sum. */
 static const int fn_weight[NFN] = {
-    1, 1, 2, 4, 4, 8, 10, 10, 6, 6, 1, 4, 8, 1, 3, 12, 6, 6, 12, 6, 5, 5, 5, 1, 3, 4, 3, 3,
+    1, 1, 2, 4, 4, 8, 10, 10, 6, 6, 1, 4, 8, 1, 3, 12, 6, 6, 12, 6, 5, 5, 5, 1, 3, 4, 3, 3, 2, 2, 2, 3,
 };
 
 /* Codes as bits: bit -rc for 0..ABI_LOWEST_CODE, then SHMLIB_OPENED, then
